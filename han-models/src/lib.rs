@@ -14,3 +14,8 @@ pub mod card;
 pub mod data;
 pub mod sequential;
 pub mod spec;
+pub mod fast;
+pub mod import;
+pub mod init;
+pub mod train;
+pub mod zoo;
