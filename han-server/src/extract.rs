@@ -1,0 +1,140 @@
+//! Extractors whose rejections are [`ApiError`]s, so that every failure has the one JSON error
+//! body: JSON bodies (content type checked, size limited by `DefaultBodyLimit`), path
+//! parameters, and KServe infer bodies (JSON, or JSON plus binary tensors).
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::{HeaderMap, header, request::Parts};
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, ErrorKind, json_error};
+
+/// A JSON request body. `Content-Type` must be absent or JSON (`application/json`,
+/// `application/*+json`), else 415; syntax errors are 400, schema mismatches 422, bodies over
+/// the limit 413.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+/// Whether a content type is JSON; `None` (absent) counts as JSON.
+fn is_json(ct: &str) -> bool {
+    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+fn content_type(h: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    match h.get(header::CONTENT_TYPE) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .map(Some)
+            .map_err(|_| ApiError::new(ErrorKind::UnsupportedMediaType, "the Content-Type header is not valid text")),
+    }
+}
+
+fn unsupported(ct: &str) -> ApiError {
+    let shown: String = ct.chars().take(64).collect();
+    ApiError::new(ErrorKind::UnsupportedMediaType, format!("Content-Type {shown:?} is not accepted; send application/json"))
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if let Some(ct) = content_type(req.headers())? {
+            if !is_json(ct) {
+                return Err(unsupported(ct));
+            }
+        }
+        let bytes = Bytes::from_request(req, state).await?;
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| json_error(&e))
+    }
+}
+
+/// An optional JSON body: an empty body is `None`, anything else as [`JsonBody`].
+#[derive(Debug)]
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if let Some(ct) = content_type(req.headers())? {
+            if !is_json(ct) {
+                return Err(unsupported(ct));
+            }
+        }
+        let bytes = Bytes::from_request(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(None));
+        }
+        serde_json::from_slice(&bytes).map(|v| Self(Some(v))).map_err(|e| json_error(&e))
+    }
+}
+
+/// Path parameters; a rejection (e.g. bad percent-encoding) becomes a 400 JSON error.
+#[derive(Debug)]
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Ok(Params(Path::<T>::from_request_parts(parts, state).await?.0))
+    }
+}
+
+/// A KServe infer body: the JSON header and, with the binary tensor data extension (header
+/// `Inference-Header-Content-Length`), the binary tensors that follow it.
+#[derive(Debug)]
+pub struct KserveBody<T> {
+    /// The JSON part.
+    pub json: T,
+    /// The bytes after the JSON part (empty without the extension).
+    pub binary: Bytes,
+}
+
+/// The header of the KServe binary tensor data extension.
+pub const INFERENCE_HEADER: &str = "inference-header-content-length";
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for KserveBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let split = match req.headers().get(INFERENCE_HEADER) {
+            None => None,
+            Some(v) => Some(v.to_str().ok().and_then(|s| s.trim().parse::<usize>().ok()).ok_or_else(|| {
+                ApiError::new(ErrorKind::BadRequest, "Inference-Header-Content-Length must be a non-negative integer")
+            })?),
+        };
+        if let Some(ct) = content_type(req.headers())? {
+            let octets = ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/octet-stream");
+            if !(is_json(ct) || (octets && split.is_some())) {
+                return Err(unsupported(ct));
+            }
+        }
+        let bytes = Bytes::from_request(req, state).await?;
+        let n = split.unwrap_or(bytes.len());
+        if n > bytes.len() {
+            return Err(ApiError::new(
+                ErrorKind::BadRequest,
+                format!("Inference-Header-Content-Length is {n} but the body has only {} bytes", bytes.len()),
+            ));
+        }
+        let json = serde_json::from_slice(&bytes[..n]).map_err(|e| json_error(&e))?;
+        Ok(Self { json, binary: bytes.slice(n..) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_json;
+
+    #[test]
+    fn json_content_types() {
+        assert!(is_json("application/json"));
+        assert!(is_json("Application/JSON; charset=utf-8"));
+        assert!(is_json("application/problem+json"));
+        assert!(!is_json("text/plain"));
+        assert!(!is_json("application/x-www-form-urlencoded"));
+    }
+}
