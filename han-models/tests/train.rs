@@ -220,7 +220,7 @@ fn cli_bad_input_is_a_clear_error_not_a_panic() {
         (&["eval", "/nonexistent/model"], "neither a model folder"),
     ];
     for (args, want) in cases {
-        let o = han_zoo().args(*args).env("HAN_WEIGHTS_DIR", "/nonexistent").output().expect("run");
+        let o = han_zoo().args(*args).env("HAN_ZOO_DIR", "/nonexistent").output().expect("run");
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert!(!o.status.success(), "{args:?} should fail");
         assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");

@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 #[command(name = "han-zoo", version, about, long_about = None)]
 struct Cli {
     /// The zoo directory (one folder a model); default: `weights/` at the workspace root.
-    #[arg(long, global = true, env = "HAN_WEIGHTS_DIR")]
+    #[arg(long, global = true, env = "HAN_ZOO_DIR")]
     weights_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -238,8 +238,7 @@ fn run() -> Result<()> {
 }
 
 fn default_weights_dir() -> PathBuf {
-    let here = PathBuf::from("weights");
-    if here.is_dir() { here } else { PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("weights") }
+    han_models::zoo::bundled_dir()
 }
 
 fn reference_dir() -> PathBuf {
@@ -347,16 +346,7 @@ fn resolve_model_dir(model: &str, weights_dir: &Path) -> Result<PathBuf> {
 }
 
 fn zoo_names(weights_dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(weights_dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .filter(|e| e.path().join("config.json").is_file())
-                .filter_map(|e| e.file_name().to_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
+    han_models::zoo::list_in(weights_dir)
 }
 
 fn read_card(dir: &Path) -> Result<Card> {

@@ -80,7 +80,8 @@ pub fn render_readme(card: &Card) -> String {
     let input = if card.input_len() <= 4 { format!("[{}]", example.join(", ")) } else { format!("[0.0f32; {}]", card.input_len()) };
     let _ = writeln!(s, "```rust");
     let _ = writeln!(s, "let model = han_models::zoo::load(\"{}\")?;", card.name);
-    let _ = writeln!(s, "let top = model.top_k(&{input}, 1)?; // raw input as described above");
+    let _ = writeln!(s, "let top = model.classify(&{input}, 1)?; // one raw sample, as described above");
+    let _ = writeln!(s, "println!(\"{{}} ({{:.3}})\", top[0].label, top[0].score);");
     let _ = writeln!(s, "```\n");
     let _ = writeln!(s, "Evaluate it on its test split: `han-zoo eval {}`.\n", card.name);
 
