@@ -23,6 +23,8 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const QUEUE_TIME: HeaderName = HeaderName::from_static("x-queue-time-us");
 /// Time of the model run the request was part of, in microseconds.
 pub const INFERENCE_TIME: HeaderName = HeaderName::from_static("x-inference-time-us");
+/// Samples in the model run the request was part of.
+pub const BATCH_SIZE: HeaderName = HeaderName::from_static("x-batch-size");
 
 /// Liveness answer.
 #[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
@@ -71,23 +73,29 @@ pub async fn method_not_allowed(req: Request) -> ApiError {
     ApiError::new(ErrorKind::MethodNotAllowed, format!("method {} is not allowed here; see /docs for the API", req.method()))
 }
 
-/// A response with the queue and inference time headers of an [`Inference`].
+/// A response with the queue time, inference time and batch size headers of an [`Inference`].
 #[derive(Debug)]
-pub struct Timed<T>(pub Duration, pub Duration, pub T);
+pub struct Timed<T> {
+    queue: Duration,
+    inference: Duration,
+    batch: usize,
+    body: T,
+}
 
 impl<T> Timed<T> {
     /// `body`, timed as `inference` was.
     pub fn new(inference: &Inference, body: T) -> Self {
-        Self(inference.queue_time, inference.inference_time, body)
+        Self { queue: inference.queue_time, inference: inference.inference_time, batch: inference.batch_size, body }
     }
 }
 
 impl<T: IntoResponse> IntoResponse for Timed<T> {
     fn into_response(self) -> Response {
-        let mut resp = self.2.into_response();
+        let mut resp = self.body.into_response();
         let h = resp.headers_mut();
-        h.insert(QUEUE_TIME, HeaderValue::from(self.0.as_micros() as u64));
-        h.insert(INFERENCE_TIME, HeaderValue::from(self.1.as_micros() as u64));
+        h.insert(QUEUE_TIME, HeaderValue::from(self.queue.as_micros() as u64));
+        h.insert(INFERENCE_TIME, HeaderValue::from(self.inference.as_micros() as u64));
+        h.insert(BATCH_SIZE, HeaderValue::from(self.batch));
         resp
     }
 }
