@@ -63,6 +63,7 @@ pub(crate) fn fetch(cache: &Path) -> Result<(Vec<PathBuf>, bool, String), DataEr
     if idx::cached(&dir, &SET) {
         return Ok((files, true, "already in the cache (md5 verified)".into()));
     }
+    eprintln!("data fetch: Fashion-MNIST is not in {} (or a checksum differs): fetching", dir.display());
     let scratch = Scratch::new(cache, "fashion")?;
     let download = || tools::run(Command::new("apt-get").args(["download", PACKAGE]).current_dir(scratch.path()), APT_HINT);
     let mut action = format!("apt-get download {PACKAGE}");

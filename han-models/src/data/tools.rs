@@ -161,3 +161,40 @@ pub(crate) fn untar(tar: &[u8], wanted: &[String]) -> Result<Vec<(String, Vec<u8
     }
     Ok(found)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_tool_says_how_to_install_it() {
+        let err = run(&mut Command::new("han-no-such-tool-0"), "install it with care").expect_err("missing");
+        assert!(matches!(err, DataError::ToolMissing { .. }), "{err:?}");
+        assert!(err.to_string().contains("install it with care"));
+    }
+
+    #[test]
+    fn a_failing_tool_reports_its_status_and_stderr_tail() {
+        let err = run(Command::new("sh").args(["-c", "echo first >&2; echo last words >&2; exit 3"]), "")
+            .expect_err("fails");
+        let msg = err.to_string();
+        assert!(msg.contains("sh -c") && msg.contains("3") && msg.contains("last words"), "{msg}");
+    }
+
+    #[test]
+    fn untar_finds_plain_members_and_rejects_truncation() {
+        // A one-member ustar archive built by hand.
+        let mut h = [0u8; 512];
+        h[..13].copy_from_slice(b"package/a.bin");
+        h[124..135].copy_from_slice(b"00000000005");
+        h[156] = b'0';
+        h[257..262].copy_from_slice(b"ustar");
+        let mut tar = h.to_vec();
+        tar.extend_from_slice(b"hello");
+        tar.resize(1024 + 1024, 0);
+        let want = vec!["package/a.bin".to_string()];
+        let got = untar(&tar, &want).expect("valid");
+        assert_eq!(got, vec![("package/a.bin".to_string(), b"hello".to_vec())]);
+        assert!(untar(&tar[..515], &want).is_err());
+    }
+}
