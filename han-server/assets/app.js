@@ -184,7 +184,9 @@
       chips.append(el('span', { class: `chip ${r.kind}`, text: r.n > 1 ? `${r.label} ×${r.n}` : r.label }));
     }
     row('Layers', chips);
-    row('Input', `${(card.input.shape || []).join(' × ')} ${card.input.dtype || ''}: ${card.input.description || ''}`);
+    const shape = (card.input.shape || []).join(' x ');
+    const desc = card.input.description || '';
+    row('Input', desc.includes(shape) ? `${desc} (${card.input.dtype})` : `${shape} ${card.input.dtype}: ${desc}`);
     const labels = (card.head && card.head.labels) || [];
     row('Classes', labels.join(', '));
     if (d.licence) row('Data licence', d.licence);
@@ -232,8 +234,8 @@
   const pad = $('pad');
   const padCtx = pad.getContext('2d', { willReadFrequently: true });
   // Brush diameter on the 280x280 pad, about the dataset's stroke width after framing: MNIST
-  // strokes are 2-3 of 28 pixels, sklearn digits' 1.5 of 8 cells.
-  const brush = () => (state.card && imageSpec(state.card).side === 8 ? 40 : 22);
+  // strokes are 2-3 of 28 pixels, sklearn digits' about 2 of 8 cells.
+  const brush = () => (state.card && imageSpec(state.card).side === 8 ? 60 : 22);
   let inked = false;
 
   function clearPad() {
@@ -755,6 +757,7 @@
       list = await api('v1/models');
     } catch (err) {
       showError('list the models (GET v1/models)', err);
+      if (err.status === 503) setTimeout(start, 2000); // still loading: try again
       return;
     }
     const cards = Array.isArray(list) ? list : list.models || list.data || [];
