@@ -40,10 +40,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        if let Some(ct) = content_type(req.headers())? {
-            if !is_json(ct) {
-                return Err(unsupported(ct));
-            }
+        if let Some(ct) = content_type(req.headers())?
+            && !is_json(ct)
+        {
+            return Err(unsupported(ct));
         }
         let bytes = Bytes::from_request(req, state).await?;
         serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| json_error(&e))
@@ -58,10 +58,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJsonBody<T>
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        if let Some(ct) = content_type(req.headers())? {
-            if !is_json(ct) {
-                return Err(unsupported(ct));
-            }
+        if let Some(ct) = content_type(req.headers())?
+            && !is_json(ct)
+        {
+            return Err(unsupported(ct));
         }
         let bytes = Bytes::from_request(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {

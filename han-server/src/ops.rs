@@ -168,10 +168,10 @@ fn authorized(req: &Request, key: &str) -> bool {
 /// Around model routes: the API key (401), a concurrency permit taken at once or 429, and the
 /// request time limit (504; dropping the request also drops its place in the queue).
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if let Some(key) = &state.settings().api_key {
-        if !authorized(&req, key) {
-            return ApiError::new(ErrorKind::Unauthorized, "missing or wrong API key; send Authorization: Bearer <key>").into_response();
-        }
+    if let Some(key) = &state.settings().api_key
+        && !authorized(&req, key)
+    {
+        return ApiError::new(ErrorKind::Unauthorized, "missing or wrong API key; send Authorization: Bearer <key>").into_response();
     }
     let Ok(permit) = state.permits().clone().try_acquire_owned() else {
         return ApiError::new(

@@ -193,7 +193,7 @@ impl Datatype {
     /// Decodes little-endian binary tensor data of this datatype to `f32`.
     pub fn from_le_bytes(self, b: &[u8]) -> Result<Vec<f32>, ApiError> {
         let n = self.size();
-        if b.len() % n != 0 {
+        if !b.len().is_multiple_of(n) {
             return Err(ApiError::new(ErrorKind::InvalidShape, format!("{} bytes is not a whole number of {} elements", b.len(), self.name())));
         }
         let c = b.chunks_exact(n);

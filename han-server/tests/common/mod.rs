@@ -3,7 +3,10 @@
 //! port. Nothing here depends on which zoo models are bundled.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod fixtures;
 pub mod http;
+
+pub use fixtures::write_model;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,65 +14,16 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Request, StatusCode};
-use candle_core::{DType, Device};
-use candle_nn::{VarBuilder, VarMap};
-use han_models::card::{Card, DatasetInfo, HeadSpec, InputSpec, Metrics, Preprocessing, Provenance, TrainingRecipe, WeightsInfo};
-use han_models::sequential::Sequential;
-use han_models::spec::ModelSpec;
+use han_models::card::{Card, Preprocessing};
 use han_models::zoo::Classifier;
 use han_server::model::{Model, ModelError, Scores};
 use han_server::{AppState, Settings};
-use sha2::Digest;
 use tower::ServiceExt;
 
 /// A 2-input model with the paper's checkerboard HanNet architecture.
 pub const CHECKER: &str = "tiny-checkerboard";
 /// A 28x28-input, 10-class HanNet with MNIST preprocessing.
 pub const DIGITS: &str = "tiny-digits";
-
-/// Writes `root/name/{model.safetensors, config.json}` for `spec` with random weights.
-pub fn write_model(root: &Path, name: &str, spec: &ModelSpec, shape: Vec<usize>, preprocessing: Preprocessing) -> Card {
-    let varmap = VarMap::new();
-    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-    Sequential::new(spec, vb).unwrap();
-    let dir = root.join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    let weights = dir.join("model.safetensors");
-    varmap.save(&weights).unwrap();
-    let sha256 = hex::encode(sha2::Sha256::digest(std::fs::read(&weights).unwrap()));
-    let classes: usize = spec.validate().unwrap().iter().product();
-    let card = Card {
-        name: name.into(),
-        task: "image-classification".into(),
-        description: format!("test model {name}"),
-        architecture: spec.clone(),
-        params: spec.param_counts(),
-        input: InputSpec { shape, dtype: "float32".into(), description: "test values".into(), preprocessing },
-        head: HeadSpec { classes, labels: (0..classes).map(|i| format!("class-{i}")).collect(), activation: "softmax".into() },
-        metrics: Metrics { test_accuracy: 0.5, test_correct: 1, test_total: 2, val_accuracy: None, train_accuracy: None },
-        training: TrainingRecipe {
-            optimizer: "none".into(),
-            lr: 0.0,
-            momentum: 0.0,
-            weight_decay: 0.0,
-            milestones: vec![],
-            gamma: 1.0,
-            epochs: 0,
-            batch_size: 1,
-            loss: "cross_entropy".into(),
-            seed: 0,
-            val_fraction: 0.0,
-            selection: "untrained".into(),
-            selected_epoch: 0,
-            train_seconds: 0.0,
-        },
-        dataset: DatasetInfo { name: "none".into(), source: "none".into(), licence: "none".into(), train: 0, val: 0, test: 0 },
-        weights: WeightsInfo { file: "model.safetensors".into(), sha256, dtype: "float32".into() },
-        provenance: Provenance { command: "tests".into(), paper: "arXiv:2106.04088".into(), han_version: "0.1.0".into() },
-    };
-    std::fs::write(dir.join("config.json"), card.to_json()).unwrap();
-    card
-}
 
 /// A temp dir holding [`CHECKER`] and [`DIGITS`].
 pub fn models_dir() -> tempfile::TempDir {
