@@ -504,12 +504,7 @@ fn run_block_impl<M: Madd>(ops: &[Op], x: &[f32], rows: usize, out: &mut [f32], 
         let (src, dst) = (&src[..rows * op.in_len()], &mut dst[..rows * op.out_len()]);
         match op {
             Op::Linear(l) => linear_rows::<M>(l, src, rows, dst),
-            Op::Han(h) => {
-                let d = h.u.len();
-                for (xr, yr) in src.chunks_exact(d).zip(dst.chunks_exact_mut(d)) {
-                    han_core::kernel::han_row(xr, &h.u, h.bias.as_deref(), h.scale, yr);
-                }
-            }
+            Op::Han(h) => han_core::kernel::han_rows_serial(src, &h.u, h.bias.as_deref(), h.scale, dst),
             Op::Conv(c) => {
                 let (il, ol) = (c.cin * c.h * c.w, c.cout * c.oh * c.ow);
                 for (xs, ys) in src.chunks_exact(il).zip(dst.chunks_exact_mut(ol)) {
