@@ -75,15 +75,17 @@ wait_up() { # url
   exit 1
 }
 
-HAN_PORT=18080 HAN_MODELS_DIR="$tmp/models" RUST_LOG=warn target/release/han-server >"$tmp/han.log" 2>&1 &
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+han_port=$(free_port) empty_port=$(free_port) py_port=$(free_port)
+HAN_PORT=$han_port HAN_MODELS_DIR="$tmp/models" RUST_LOG=warn target/release/han-server >"$tmp/han.log" 2>&1 &
 pids+=($!)
-target/release/examples/empty 127.0.0.1:18090 >"$tmp/empty.log" 2>&1 &
+target/release/examples/empty 127.0.0.1:$empty_port >"$tmp/empty.log" 2>&1 &
 pids+=($!)
-"$venv/bin/python" bench/server/fastapi_server.py 18100 weights "$tmp/models" >"$tmp/fastapi.log" 2>&1 &
+"$venv/bin/python" bench/server/fastapi_server.py $py_port weights "$tmp/models" >"$tmp/fastapi.log" 2>&1 &
 pids+=($!)
-wait_up http://127.0.0.1:18080/v1/models/hannet-checkerboard/predict
-wait_up http://127.0.0.1:18090/v1/models/x/predict
-wait_up http://127.0.0.1:18100/v1/models/hannet-checkerboard/predict
+wait_up http://127.0.0.1:$han_port/v1/models/hannet-checkerboard/predict
+wait_up http://127.0.0.1:$empty_port/v1/models/x/predict
+wait_up http://127.0.0.1:$py_port/v1/models/hannet-checkerboard/predict
 
 : >"$out/raw.txt"
 run() { # label url body conns
@@ -94,11 +96,11 @@ run() { # label url body conns
   BODY="$tmp/$body" wrk -t1 -c"$c" -d"$DURATION" --latency -s "$tmp/post.lua" "$url" | tee -a "$out/raw.txt"
 }
 for c in $CONNS; do
-  run "han-server hannet-checkerboard" http://127.0.0.1:18080/v1/models/hannet-checkerboard/predict checker.json "$c"
-  run "han-server hannet-mnist" http://127.0.0.1:18080/v1/models/hannet-mnist/predict mnist.json "$c"
-  run "empty axum handler" http://127.0.0.1:18090/v1/models/x/predict checker.json "$c"
-  run "FastAPI+PyTorch hannet-checkerboard" http://127.0.0.1:18100/v1/models/hannet-checkerboard/predict checker.json "$c"
-  run "FastAPI+PyTorch hannet-mnist" http://127.0.0.1:18100/v1/models/hannet-mnist/predict mnist.json "$c"
+  run "han-server hannet-checkerboard" http://127.0.0.1:$han_port/v1/models/hannet-checkerboard/predict checker.json "$c"
+  run "han-server hannet-mnist" http://127.0.0.1:$han_port/v1/models/hannet-mnist/predict mnist.json "$c"
+  run "empty axum handler" http://127.0.0.1:$empty_port/v1/models/x/predict checker.json "$c"
+  run "FastAPI+PyTorch hannet-checkerboard" http://127.0.0.1:$py_port/v1/models/hannet-checkerboard/predict checker.json "$c"
+  run "FastAPI+PyTorch hannet-mnist" http://127.0.0.1:$py_port/v1/models/hannet-mnist/predict mnist.json "$c"
 done
 
 torch_version=$("$venv/bin/python" -c "import torch; print(torch.__version__)")
