@@ -29,11 +29,26 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use sha2::{Digest, Sha256};
 
+/// How fresh tensors are drawn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum InitScheme {
+    /// The hint each layer asks for (PyTorch's defaults: `U(-1/sqrt(in), 1/sqrt(in))` for
+    /// linear layers, Kaiming for convolutions, a standard normal `u` for Han-layers).
+    #[default]
+    Default,
+    /// The authors' `--initial orth`: weights of linear and convolutional layers (`*.weight`,
+    /// rank >= 2) drawn orthogonal as `torch.nn.init.orthogonal_` (gain 1), Han vectors `u`
+    /// drawn as unit vectors (uniform direction); biases keep their hints.
+    Orthogonal,
+}
+
 /// A `VarMap` backend whose fresh tensors are drawn from `(seed, name)`.
 #[derive(Clone)]
 pub struct SeededInit {
     varmap: VarMap,
     seed: u64,
+    scheme: InitScheme,
 }
 
 impl std::fmt::Debug for SeededInit {
@@ -45,7 +60,13 @@ impl std::fmt::Debug for SeededInit {
 impl SeededInit {
     /// A backend that stores its variables in `varmap`.
     pub fn new(seed: u64, varmap: &VarMap) -> Self {
-        Self { varmap: varmap.clone(), seed }
+        Self { varmap: varmap.clone(), seed, scheme: InitScheme::Default }
+    }
+
+    /// A backend with another [`InitScheme`].
+    pub fn with_scheme(mut self, scheme: InitScheme) -> Self {
+        self.scheme = scheme;
+        self
     }
 }
 
@@ -86,6 +107,38 @@ pub fn sample(init: Init, shape: &Shape, rng: &mut ChaCha8Rng, dtype: DType, dev
     Tensor::from_vec(values, shape.clone(), dev)?.to_dtype(dtype)
 }
 
+/// A (semi-)orthogonal matrix of `shape` flattened to `[shape[0], rest]`, as
+/// `torch.nn.init.orthogonal_` draws it: QR of a Gaussian matrix with the signs of `R`'s
+/// diagonal folded into `Q` (Haar-distributed), rows orthonormal when `rows <= cols`, else
+/// columns.
+pub fn orthogonal(shape: &Shape, rng: &mut ChaCha8Rng, dtype: DType, dev: &Device) -> Result<Tensor> {
+    let dims = shape.dims();
+    let rows = dims[0];
+    let cols: usize = dims[1..].iter().product();
+    // Work on the tall orientation n x m (n >= m): orthonormalise its m columns.
+    let (n, m) = if rows < cols { (cols, rows) } else { (rows, cols) };
+    let mut a: Vec<f64> = (0..n * m).map(|_| rng.sample::<f64, _>(StandardNormal)).collect(); // row-major n x m
+    // Modified Gram-Schmidt: r_jj > 0, which is the sign convention above.
+    for j in 0..m {
+        for k in 0..j {
+            let dot: f64 = (0..n).map(|i| a[i * m + j] * a[i * m + k]).sum();
+            for i in 0..n {
+                a[i * m + j] -= dot * a[i * m + k];
+            }
+        }
+        let norm = (0..n).map(|i| a[i * m + j].powi(2)).sum::<f64>().sqrt();
+        if norm == 0.0 {
+            bail!("orthogonal init: degenerate Gaussian draw");
+        }
+        for i in 0..n {
+            a[i * m + j] /= norm;
+        }
+    }
+    let q = Tensor::from_vec(a, (n, m), dev)?;
+    let q = if rows < cols { q.t()?.contiguous()? } else { q };
+    q.reshape(shape.clone())?.to_dtype(dtype)
+}
+
 /// Fan-in / fan-out of a weight shape, as candle (and PyTorch) compute it.
 fn fan_for_shape(fan: FanInOut, shape: &Shape) -> usize {
     fan.for_shape(shape)
@@ -100,7 +153,17 @@ impl SimpleBackend for SeededInit {
             }
             return Ok(var.as_tensor().clone());
         }
-        let t = sample(h, &s, &mut tensor_rng(self.seed, name), dtype, dev)?;
+        let mut rng = tensor_rng(self.seed, name);
+        let leaf = name.rsplit('.').next().unwrap_or(name);
+        let t = match self.scheme {
+            InitScheme::Orthogonal if leaf == "weight" && s.rank() >= 2 => orthogonal(&s, &mut rng, dtype, dev)?,
+            InitScheme::Orthogonal if leaf == "u" || leaf == "vector" => {
+                let v = sample(Init::Randn { mean: 0.0, stdev: 1.0 }, &s, &mut rng, DType::F64, dev)?;
+                let norm = v.sqr()?.sum_all()?.sqrt()?;
+                v.broadcast_div(&norm)?.to_dtype(dtype)?
+            }
+            _ => sample(h, &s, &mut rng, dtype, dev)?,
+        };
         let var = Var::from_tensor(&t)?;
         let out = var.as_tensor().clone();
         data.insert(name.to_string(), var);
@@ -119,6 +182,11 @@ impl SimpleBackend for SeededInit {
 /// A `VarBuilder` that fills `varmap` with tensors drawn from `(seed, name)`.
 pub fn seeded_varbuilder<'a>(seed: u64, varmap: &VarMap, dtype: DType, dev: &Device) -> VarBuilder<'a> {
     VarBuilder::from_backend(Box::new(SeededInit::new(seed, varmap)), dtype, dev.clone())
+}
+
+/// Like [`seeded_varbuilder`] with an [`InitScheme`].
+pub fn seeded_varbuilder_with<'a>(seed: u64, scheme: InitScheme, varmap: &VarMap, dtype: DType, dev: &Device) -> VarBuilder<'a> {
+    VarBuilder::from_backend(Box::new(SeededInit::new(seed, varmap).with_scheme(scheme)), dtype, dev.clone())
 }
 
 #[cfg(test)]
@@ -169,6 +237,29 @@ mod tests {
         assert!((s - bound / 3f64.sqrt()).abs() < 0.01 * bound);
         let (_, s, _, _) = stats(&draw(1, &["x"], DEFAULT_KAIMING_NORMAL, n)[0]);
         assert!((s - (2.0f64 / 250.0).sqrt()).abs() < 0.01 * s, "{s}");
+    }
+
+    #[test]
+    fn orthogonal_scheme_draws_orthonormal_rows_or_columns_and_unit_vectors() {
+        let vm = VarMap::new();
+        let vb = seeded_varbuilder_with(5, InitScheme::Orthogonal, &vm, DType::F64, &Device::Cpu);
+        let hint = Init::Uniform { lo: -0.1, up: 0.1 };
+        for (shape, name) in [((30, 2), "a.weight"), ((2, 30), "b.weight"), ((30, 30), "c.weight")] {
+            let w = vb.get_with_hints(shape, name, hint).expect("get");
+            // The smaller Gram matrix is the identity.
+            let g = if shape.0 <= shape.1 { w.matmul(&w.t().expect("t")) } else { w.t().expect("t").matmul(&w) }.expect("gram");
+            let g = g.to_vec2::<f64>().expect("g");
+            for (i, row) in g.iter().enumerate() {
+                for (j, &v) in row.iter().enumerate() {
+                    assert!((v - f64::from(u8::from(i == j))).abs() < 1e-12, "{name} gram[{i}][{j}] = {v}");
+                }
+            }
+        }
+        let u = vb.get_with_hints(30, "h.u", Init::Randn { mean: 0.0, stdev: 1.0 }).expect("u");
+        let n = u.sqr().and_then(|t| t.sum_all()).and_then(|t| t.to_scalar::<f64>()).expect("norm");
+        assert!((n - 1.0).abs() < 1e-12);
+        let b = vb.get_with_hints(30, "c.bias", Init::Const(0.5)).expect("bias");
+        assert!(b.to_vec1::<f64>().expect("b").iter().all(|&v| v == 0.5), "biases keep their hint");
     }
 
     #[test]

@@ -21,6 +21,7 @@ use han_models::data::{self, Dataset};
 use han_models::sequential::Sequential;
 use han_models::spec::ModelSpec;
 use han_models::train::{self, LossKind, OptimizerKind, Progress, TrainConfig, eval};
+use han_models::init::InitScheme;
 use han_models::{arch, import};
 use sha2::{Digest, Sha256};
 
@@ -50,6 +51,39 @@ enum Command {
     Import(ImportArgs),
     /// List the models in the zoo directory.
     List,
+    /// Measure training throughput (samples/s) on random data of a model's shape, with
+    /// the same step as `train` (bench/train/run.sh compares it with PyTorch).
+    BenchTrain(BenchArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum BenchModel {
+    /// The authors' checkerboard HanNet (2 -> 30, 30 -> 30, 17 x Han(30), 30 -> 30, 30 -> 2; 3,032 parameters).
+    Checkerboard,
+    /// An MNIST HanNet: 784 -> 64, 8 x Han(64), 64 -> 10 (51,914 parameters).
+    Mnist,
+}
+
+#[derive(Debug, clap::Args)]
+struct BenchArgs {
+    /// Which model.
+    #[arg(long, value_enum)]
+    model: BenchModel,
+    /// Mini-batch size.
+    #[arg(long, default_value_t = 128)]
+    batch_size: usize,
+    /// Seconds to measure (after the warm-up).
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// Warm-up steps, not measured.
+    #[arg(long, default_value_t = 20)]
+    warmup: usize,
+    /// Size of the random training pool (default: 1,640 for checkerboard, 10,000 for mnist).
+    #[arg(long)]
+    samples: Option<usize>,
+    /// Print one JSON object instead of a sentence.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +179,9 @@ struct TrainArgs {
     /// Fraction of the training split held out for model selection (0: keep the last epoch).
     #[arg(long, default_value_t = 0.1)]
     val_fraction: f64,
+    /// Weight initialisation: default (PyTorch's layer defaults) or orthogonal (the authors').
+    #[arg(long, value_enum, default_value_t = InitScheme::Default)]
+    init: InitScheme,
     /// Model name (default: ARCH-DATASET).
     #[arg(long)]
     name: Option<String>,
@@ -234,6 +271,7 @@ fn run() -> Result<()> {
         Command::Eval(args) => cmd_eval(args, &weights_dir),
         Command::Import(args) => cmd_import(args),
         Command::List => cmd_list(&weights_dir),
+        Command::BenchTrain(args) => cmd_bench_train(args),
     }
 }
 
@@ -305,6 +343,7 @@ fn cmd_train(a: TrainArgs, weights_dir: &Path) -> Result<()> {
     cfg.loss = a.loss;
     cfg.seed = a.seed;
     cfg.val_fraction = a.val_fraction;
+    cfg.init = a.init;
     cfg.command = Some(command_line());
     cfg.plots = !a.no_plots;
     cfg.progress = match a.progress {
@@ -528,6 +567,77 @@ fn cmd_list(weights_dir: &Path) -> Result<()> {
             ),
             Err(e) => println!("{n:<24} (unreadable card: {e:#})"),
         }
+    }
+    Ok(())
+}
+
+/// Training throughput: SGD (momentum 0.9, lr 0.01), cross-entropy, shuffled mini-batches
+/// drawn from a fixed pool of random samples, as bench/train/bench_torch.py does in PyTorch.
+fn cmd_bench_train(a: BenchArgs) -> Result<()> {
+    use rand::seq::SliceRandom;
+    use rand::{Rng, SeedableRng};
+    use train::{OptimizerConfig, Trainer};
+    let (spec, classes) = match a.model {
+        BenchModel::Checkerboard => (arch::hannet_checkerboard(), 2),
+        BenchModel::Mnist => (arch::hannet(784, 64, 8, 10), 10),
+    };
+    let n = a.samples.unwrap_or(match a.model {
+        BenchModel::Checkerboard => 1640,
+        BenchModel::Mnist => 10_000,
+    });
+    if a.batch_size == 0 || n < a.batch_size || a.seconds.is_nan() || a.seconds <= 0.0 {
+        bail!("need batch size >= 1, samples >= batch size and seconds > 0");
+    }
+    let features = spec.input_len();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let x: Vec<f32> = (0..n * features).map(|_| rng.random::<f32>() * 2.0 - 1.0).collect();
+    let y: Vec<u32> = (0..n).map(|_| rng.random_range(0..classes as u32)).collect();
+    let mut trainer = Trainer::new(&spec, 0, InitScheme::Default, OptimizerConfig::new(OptimizerKind::Sgd, 0.01, 0.9, 0.0), LossKind::CrossEntropy)?;
+    let mut order: Vec<usize> = (0..n).collect();
+    let (mut xb, mut yb) = (Vec::with_capacity(a.batch_size * features), Vec::with_capacity(a.batch_size));
+    let mut step = |order: &[usize], trainer: &mut Trainer| -> Result<()> {
+        xb.clear();
+        yb.clear();
+        for &i in order {
+            xb.extend_from_slice(&x[i * features..(i + 1) * features]);
+            yb.push(y[i]);
+        }
+        trainer.step(&xb, &yb)?;
+        Ok(())
+    };
+    let mut pos = n;
+    let mut next_batch = |rng: &mut rand_chacha::ChaCha8Rng, order: &mut Vec<usize>| -> std::ops::Range<usize> {
+        if pos + a.batch_size > n {
+            order.shuffle(rng);
+            pos = 0;
+        }
+        pos += a.batch_size;
+        pos - a.batch_size..pos
+    };
+    for _ in 0..a.warmup {
+        let r = next_batch(&mut rng, &mut order);
+        step(&order[r], &mut trainer)?;
+    }
+    let start = std::time::Instant::now();
+    let mut steps = 0usize;
+    while start.elapsed().as_secs_f64() < a.seconds {
+        let r = next_batch(&mut rng, &mut order);
+        step(&order[r], &mut trainer)?;
+        steps += 1;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_default();
+    let rate = (steps * a.batch_size) as f64 / secs;
+    let model = format!("{:?}", a.model).to_lowercase();
+    if a.json {
+        let v = serde_json::json!({
+            "framework": "han (candle)", "model": model, "params": spec.param_counts().total,
+            "batch_size": a.batch_size, "threads": threads, "steps": steps, "seconds": secs,
+            "samples_per_s": rate, "ms_per_step": 1e3 * secs / steps as f64,
+        });
+        println!("{v}");
+    } else {
+        println!("han (candle) {model}: {rate:.0} samples/s ({:.3} ms a step of {}, {threads} threads)", 1e3 * secs / steps as f64, a.batch_size);
     }
     Ok(())
 }

@@ -17,10 +17,12 @@ use super::eval::{self, Evaluation};
 use super::metrics::{self, EpochMetrics};
 use super::optim::{Optimizer, OptimizerConfig};
 use super::schedule::MultiStep;
+use super::loss::LossKind;
 use super::{PAPER, Progress, TrainConfig, TrainError, TrainReport, plot, readme};
 use crate::card::{Card, DatasetInfo, HeadSpec, InputSpec, Metrics, Provenance, TrainingRecipe, WeightsInfo};
 use crate::data::{Dataset, Split};
-use crate::init::seeded_varbuilder;
+use crate::init::{InitScheme, seeded_varbuilder_with};
+use crate::spec::ModelSpec;
 use crate::sequential::Sequential;
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
@@ -46,10 +48,13 @@ fn check(cfg: &TrainConfig, data: &Dataset) -> Result<usize, TrainError> {
     if cfg.epochs == 0 || cfg.batch_size == 0 {
         return bad("epochs and batch size must be at least 1".into());
     }
-    if !(cfg.lr.is_finite() && cfg.lr > 0.0) || !cfg.gamma.is_finite() || cfg.gamma <= 0.0 {
+    let positive = |v: f64| v.is_finite() && v > 0.0;
+    if !positive(cfg.lr) || !positive(cfg.gamma) {
         return bad(format!("lr ({}) and gamma ({}) must be finite and > 0", cfg.lr, cfg.gamma));
     }
-    if !(cfg.momentum.is_finite() && (0.0..1.0).contains(&cfg.momentum)) || !(cfg.weight_decay.is_finite() && cfg.weight_decay >= 0.0) {
+    let momentum_ok = (0.0..1.0).contains(&cfg.momentum);
+    let decay_ok = cfg.weight_decay.is_finite() && cfg.weight_decay >= 0.0;
+    if !momentum_ok || !decay_ok {
         return bad(format!("momentum ({}) must be in [0, 1) and weight decay ({}) >= 0", cfg.momentum, cfg.weight_decay));
     }
     if !(0.0..0.9).contains(&cfg.val_fraction) {
@@ -97,15 +102,13 @@ pub fn train(cfg: &TrainConfig, data: &Dataset) -> Result<TrainReport, TrainErro
     let test = eval::preprocess(&data.test, &data.preprocessing);
 
     // Model and optimiser.
-    let varmap = VarMap::new();
-    let model = Sequential::new(&cfg.spec, seeded_varbuilder(cfg.seed, &varmap, DType::F32, &dev))?;
-    let vars: Vec<Var> = {
-        let d = varmap.data().lock().map_err(|_| TrainError::Config("VarMap lock poisoned".into()))?;
-        let mut named: Vec<(&String, &Var)> = d.iter().collect();
-        named.sort_by(|a, b| a.0.cmp(b.0));
-        named.into_iter().map(|(_, v)| v.clone()).collect()
-    };
-    let mut opt = Optimizer::new(vars, OptimizerConfig::new(cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay))?;
+    let mut trainer = Trainer::new(
+        &cfg.spec,
+        cfg.seed,
+        cfg.init,
+        OptimizerConfig::new(cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay),
+        cfg.loss,
+    )?;
     let schedule = MultiStep { base_lr: cfg.lr, milestones: cfg.milestones.clone(), gamma: cfg.gamma };
 
     let n = train.len();
@@ -133,7 +136,7 @@ pub fn train(cfg: &TrainConfig, data: &Dataset) -> Result<TrainReport, TrainErro
 
     for epoch in 0..cfg.epochs {
         let lr = schedule.lr_at(epoch);
-        opt.set_lr(lr);
+        trainer.set_lr(lr);
         order.shuffle(&mut rng);
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
         for (step, batch) in order.chunks(cfg.batch_size).enumerate() {
@@ -144,13 +147,7 @@ pub fn train(cfg: &TrainConfig, data: &Dataset) -> Result<TrainReport, TrainErro
                 yb.push(train.y[i]);
             }
             let bs = batch.len();
-            let x = Tensor::from_slice(&xb, (bs, features), &dev)?;
-            let y = Tensor::from_slice(&yb, bs, &dev)?;
-            let out = model.forward(&x)?;
-            let loss = cfg.loss.compute(&out, &y)?;
-            let grads = loss.backward()?;
-            opt.step(&grads)?;
-            let l = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            let (l, batch_correct) = trainer.step(&xb, &yb)?;
             if !l.is_finite() {
                 return Err(TrainError::Config(format!(
                     "the loss became {l} at epoch {} step {}; lower the learning rate (now {lr})",
@@ -159,7 +156,7 @@ pub fn train(cfg: &TrainConfig, data: &Dataset) -> Result<TrainReport, TrainErro
                 )));
             }
             loss_sum += l * bs as f64;
-            correct += eval::argmax_rows(&out)?.iter().zip(&yb).filter(|(p, t)| p == t).count();
+            correct += batch_correct;
             if let Some(pb) = &bar {
                 pb.inc(1);
                 if step % 8 == 0 {
@@ -175,7 +172,7 @@ pub fn train(cfg: &TrainConfig, data: &Dataset) -> Result<TrainReport, TrainErro
             }
         }
 
-        let snapshot = eval::detached(&varmap)?;
+        let snapshot = eval::detached(trainer.varmap())?;
         let (val_loss, val_acc) = if val.is_empty() {
             (f64::NAN, f64::NAN)
         } else {
@@ -261,10 +258,10 @@ pub fn train(cfg: &TrainConfig, data: &Dataset) -> Result<TrainReport, TrainErro
         if let Err(e) = plot::curves(&cfg.out_dir.join("curves.png"), &title, &rows) {
             tracing::warn!("could not draw curves.png: {e}");
         }
-        if features == 2 {
-            if let Err(e) = draw_decision_map(cfg, data, &saved, &title) {
-                tracing::warn!("could not draw decision_map.png: {e}");
-            }
+        if features == 2
+            && let Err(e) = draw_decision_map(cfg, data, &saved, &title)
+        {
+            tracing::warn!("could not draw decision_map.png: {e}");
         }
     }
     if lines || bar.is_some() {
@@ -279,6 +276,66 @@ pub fn train(cfg: &TrainConfig, data: &Dataset) -> Result<TrainReport, TrainErro
         );
     }
     Ok(TrainReport { card, epochs: rows, out_dir: cfg.out_dir.clone(), train_seconds })
+}
+
+/// One model, its variables and its optimiser: the step of [`train`], also used by the
+/// training benchmark (`han-zoo bench-train`) so that it measures exactly this code.
+pub struct Trainer {
+    model: Sequential,
+    varmap: VarMap,
+    opt: Optimizer,
+    loss: LossKind,
+    features: usize,
+    dev: Device,
+}
+
+impl std::fmt::Debug for Trainer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trainer").field("spec", self.model.spec()).field("opt", &self.opt).field("loss", &self.loss).finish()
+    }
+}
+
+impl Trainer {
+    /// Builds `spec` with seeded weights and an optimiser over all its variables (CPU, f32).
+    pub fn new(spec: &ModelSpec, seed: u64, init: InitScheme, opt: OptimizerConfig, loss: LossKind) -> Result<Self, TrainError> {
+        let dev = Device::Cpu;
+        let varmap = VarMap::new();
+        let model = Sequential::new(spec, seeded_varbuilder_with(seed, init, &varmap, DType::F32, &dev))?;
+        let vars: Vec<Var> = {
+            let d = varmap.data().lock().map_err(|_| TrainError::Config("VarMap lock poisoned".into()))?;
+            let mut named: Vec<(&String, &Var)> = d.iter().collect();
+            named.sort_by(|a, b| a.0.cmp(b.0));
+            named.into_iter().map(|(_, v)| v.clone()).collect()
+        };
+        let opt = Optimizer::new(vars, opt)?;
+        Ok(Self { model, varmap, opt, loss, features: spec.input_len(), dev })
+    }
+
+    /// Sets the learning rate.
+    pub fn set_lr(&mut self, lr: f64) {
+        self.opt.set_lr(lr);
+    }
+
+    /// The variables (tensor names as in the spec).
+    pub fn varmap(&self) -> &VarMap {
+        &self.varmap
+    }
+
+    /// One optimisation step on a mini-batch of preprocessed rows `x` (`y.len()` rows) with
+    /// labels `y`; returns the batch's mean loss and its number of correct predictions
+    /// (before the update).
+    pub fn step(&mut self, x: &[f32], y: &[u32]) -> Result<(f64, usize), TrainError> {
+        let bs = y.len();
+        let xt = Tensor::from_slice(x, (bs, self.features), &self.dev)?;
+        let yt = Tensor::from_slice(y, bs, &self.dev)?;
+        let out = self.model.forward(&xt)?;
+        let loss = self.loss.compute(&out, &yt)?;
+        let grads = loss.backward()?;
+        self.opt.step(&grads)?;
+        let l = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        let correct = eval::argmax_rows(&out)?.iter().zip(y).filter(|(p, t)| p == t).count();
+        Ok((l, correct))
+    }
 }
 
 fn draw_decision_map(cfg: &TrainConfig, data: &Dataset, model: &Sequential, title: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {

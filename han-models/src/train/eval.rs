@@ -49,7 +49,7 @@ pub fn for_each_batch(
     dev: &Device,
     mut f: impl FnMut(usize, &Tensor) -> Result<()>,
 ) -> Result<()> {
-    let rows = if features == 0 { 0 } else { x.len() / features };
+    let rows = x.len().checked_div(features).unwrap_or(0);
     let mut start = 0;
     while start < rows {
         let end = (start + EVAL_BATCH).min(rows);

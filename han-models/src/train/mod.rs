@@ -37,7 +37,7 @@ pub mod schedule;
 
 use std::path::PathBuf;
 
-pub use engine::train;
+pub use engine::{Trainer, train};
 pub use loss::LossKind;
 pub use metrics::EpochMetrics;
 pub use optim::{Optimizer, OptimizerConfig, OptimizerKind};
@@ -92,6 +92,8 @@ pub struct TrainConfig {
     pub loss: LossKind,
     /// Seed of the initialisation, the validation split and the batch order.
     pub seed: u64,
+    /// How the weights are initialised.
+    pub init: crate::init::InitScheme,
     /// Fraction of the training split held out for model selection (0 keeps the last epoch).
     pub val_fraction: f64,
     /// Output folder (created).
@@ -125,6 +127,7 @@ impl TrainConfig {
             batch_size: 128,
             loss: LossKind::CrossEntropy,
             seed: 0,
+            init: crate::init::InitScheme::Default,
             val_fraction: 0.1,
             out_dir: out_dir.into(),
             command: None,

@@ -44,6 +44,9 @@ pub fn font_available() -> bool {
 
 type PlotResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
+/// Maps a batch of raw 2-D points (row-major) to per-class probabilities.
+pub type PredictFn<'a> = dyn Fn(&[f32]) -> Result<Vec<Vec<f32>>, Box<dyn std::error::Error + Send + Sync>> + 'a;
+
 fn boxed<E: std::error::Error + Send + Sync + 'static>(e: E) -> Box<dyn std::error::Error + Send + Sync> {
     Box::new(e)
 }
@@ -166,7 +169,7 @@ pub fn decision_map(
     title: &str,
     bounds: ([f32; 2], [f32; 2]),
     points: &[([f32; 2], u32)],
-    predict: &dyn Fn(&[f32]) -> Result<Vec<Vec<f32>>, Box<dyn std::error::Error + Send + Sync>>,
+    predict: &PredictFn<'_>,
 ) -> PlotResult {
     const SIZE: u32 = 600;
     let text = font_available();

@@ -22,7 +22,9 @@ pub fn summarize_layers(layers: &[LayerSpec]) -> String {
         // Collapse runs of a repeated pair (han, abs).
         if i + 1 < d.len() {
             let mut k = 1;
-            while i + 2 * k + 1 < d.len() && d[i + 2 * k] == d[i] && d[i + 2 * k + 1] == d[i + 1] {
+            // Only a pair led by a layer with parameters (han, linear, conv) is a block.
+            let leads = layers[i].param_count() > 0;
+            while leads && i + 2 * k + 1 < d.len() && d[i + 2 * k] == d[i] && d[i + 2 * k + 1] == d[i + 1] {
                 k += 1;
             }
             if k > 1 {
