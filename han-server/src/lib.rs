@@ -14,6 +14,7 @@
 //! [`queue::InferenceHandle`], which batches, times and isolates the model run.
 
 pub mod config;
+pub mod conn;
 pub mod docs;
 pub mod error;
 pub mod extract;

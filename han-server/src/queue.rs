@@ -152,6 +152,25 @@ fn validate(info: &ModelInfo, policy: BatchPolicy, input: &[f32], rows: usize) -
     Ok(())
 }
 
+/// Test builds only (cargo feature `fault-injection`): with `HAN_FAULT_PANIC_VALUE=<v>` in the
+/// environment, a model run whose input contains the value `v` panics, so that tests can check
+/// that a panic inside a model run fails only its request. Builds without the feature have no
+/// such hook.
+#[cfg(feature = "fault-injection")]
+mod fault {
+    use std::sync::OnceLock;
+
+    pub(super) fn maybe_panic(x: &[f32]) {
+        static TRIGGER: OnceLock<Option<f32>> = OnceLock::new();
+        let trigger = TRIGGER.get_or_init(|| std::env::var("HAN_FAULT_PANIC_VALUE").ok().and_then(|v| v.trim().parse().ok()));
+        if let Some(t) = trigger
+            && x.contains(t)
+        {
+            panic!("fault injection: input contains {t}");
+        }
+    }
+}
+
 struct Worker {
     model: Arc<dyn Model>,
     name: String,
@@ -249,7 +268,11 @@ impl Worker {
 
     /// One guarded model run: errors and panics become values.
     fn forward(&self, x: &[f32]) -> Result<Scores, ApiError> {
-        match catch_unwind(AssertUnwindSafe(|| self.model.run(x))) {
+        match catch_unwind(AssertUnwindSafe(|| {
+            #[cfg(feature = "fault-injection")]
+            fault::maybe_panic(x);
+            self.model.run(x)
+        })) {
             Ok(Ok(s)) => {
                 let want = x.len() / self.input_len.max(1) * self.classes;
                 if s.logits.len() != want || s.probabilities.len() != want {

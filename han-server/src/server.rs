@@ -168,7 +168,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
     let drain_state = state.clone();
-    let server = axum::serve(listener, app(state))
+    // Silent or stalled connections close a second after the request timeout (see conn.rs).
+    let idle = config.request_timeout() + Duration::from_secs(1);
+    let server = axum::serve(crate::conn::IdleTimeoutListener::new(listener, idle), app(state))
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             drain_state.begin_shutdown();
