@@ -62,14 +62,14 @@ for MNIST), reshuffled every pass; throughput does not depend on the values. Bes
 alternating runs each, to damp the noise of other load on the machine.
 
 ```sh
-bash bench/train/run.sh          # THREADS=1 SECONDS_EACH=8 REPS=2 by default
+bash bench/train/run.sh          # THREADS=1 SECONDS_EACH=6 REPS=2 by default
 ```
 
 {table}
 
 {verdict}
 
-Machine: {cpu}; {torch_version} (PyPI wheel, CPU). han: candle 0.11.1, the training step of
+Machine: {cpu}; {torch_version} (the PyPI wheel, run on the CPU). han: candle 0.11.1, the training step of
 `han-zoo train` (`han_models::train::Trainer::step`).
 """
     try:

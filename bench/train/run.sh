@@ -3,13 +3,13 @@
 #
 #   bash bench/train/run.sh
 #
-# THREADS (default: 1), SECONDS_EACH (8), REPS (2) and VENV (bench-out/venv-torch)
+# THREADS (default: 1), SECONDS_EACH (6), REPS (2) and VENV (bench-out/venv-torch)
 # may be set. PyTorch comes from PyPI into a virtual environment under bench-out/ (git-ignored)
 # the first time; later runs reuse it. Takes about 2 minutes after that.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 THREADS=${THREADS:-1}
-SECONDS_EACH=${SECONDS_EACH:-8}
+SECONDS_EACH=${SECONDS_EACH:-6}
 REPS=${REPS:-2}
 VENV=${VENV:-bench-out/venv-torch}
 OUT=bench-out/train

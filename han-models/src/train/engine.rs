@@ -227,7 +227,7 @@ pub fn train(cfg: &TrainConfig, data: &Dataset) -> Result<TrainReport, TrainErro
     }
     let train_seconds = started.elapsed().as_secs_f64();
     if let Some(pb) = &bar {
-        pb.finish();
+        pb.finish_and_clear();
     }
     let Some((best_val_acc, _, best_epoch, best_tensors)) = best else {
         return Err(TrainError::Config("no epoch was trained".into()));

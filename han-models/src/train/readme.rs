@@ -75,7 +75,13 @@ pub fn render_readme(card: &Card) -> String {
         list(&pre.std)
     );
     let _ = writeln!(s, "\n## Output\n");
-    let _ = writeln!(s, "{} classes ({}), probabilities by `{}`: {}.\n", card.head.classes, card.head.activation, card.head.activation, card.head.labels.iter().enumerate().map(|(i, l)| format!("{i} = `{l}`")).collect::<Vec<_>>().join(", "));
+    let _ = writeln!(
+        s,
+        "{} classes, probabilities by `{}` of the outputs: {}.\n",
+        card.head.classes,
+        card.head.activation,
+        card.head.labels.iter().enumerate().map(|(i, l)| format!("{i} = `{l}`")).collect::<Vec<_>>().join(", ")
+    );
 
     let _ = writeln!(s, "## Usage\n");
     let example: Vec<String> = (0..card.input_len().min(4)).map(|_| "0.0".to_string()).collect();
@@ -111,7 +117,7 @@ pub fn render_readme(card: &Card) -> String {
         t.selected_epoch,
         t.train_seconds
     );
-    let _ = writeln!(s, "`metrics.csv` holds the per-epoch numbers and `curves.png` the learning curves{}.", if card.input_len() == 2 { "; `decision_map.png` shows the learned decision regions" } else { "" });
+    let _ = writeln!(s, "`metrics.csv` holds the per-epoch numbers and `curves.png` plots them{}.", if card.input_len() == 2 { "; `decision_map.png` shows the learned decision regions" } else { "" });
     let _ = writeln!(s, "\nhan {}.", card.provenance.han_version);
     s
 }
