@@ -775,7 +775,7 @@
     for (const c of state.cards) {
       const g = c.dataset && c.dataset.name ? c.dataset.name : 'other';
       if (g !== groupName) { group = el('optgroup', { label: g }); sel.append(group); groupName = g; }
-      group.append(el('option', { value: c.name, text: `${c.name} (${fmtPct(c.metrics.test_accuracy)})` }));
+      group.append(el('option', { value: c.name, text: `${c.name} (${fmtPct(c.metrics.test_accuracy, 2)})` }));
     }
     sel.disabled = false;
     const wanted = decodeURIComponent(location.hash.slice(1));
