@@ -4,6 +4,7 @@
 //
 // Usually started by tests-browser/run.sh, which builds and starts the server. Checks that
 // what the page shows equals what the JSON API answers for exactly what the page sent:
+//   0. GET /, /assets/app.js and /assets/style.css serve han-server/assets/ (fails fast if not);
 //   1. an image model: draw strokes with mouse events; the bars equal the API's answer for the
 //      pixels the page sent, and those pixels look like the dataset's (range, centring);
 //   2. the checkerboard: every cell of both decision maps and a clicked point equal the API;
@@ -96,6 +97,17 @@ async function strokes(page, box, paths) {
 
 async function main() {
   mkdirSync(SHOTS, { recursive: true });
+  // The page and its assets, embedded in the binary, with their content types.
+  for (const [p, type, marker] of [['', 'text/html', 'assets/app.js'], ['assets/app.js', 'javascript', 'hanDemo'], ['assets/style.css', 'text/css', '.bar']]) {
+    const r = await fetch(url(p));
+    const body = await r.text();
+    const ct = r.headers.get('content-type') || '';
+    if (r.status !== 200 || !ct.includes(type) || !body.includes(marker)) {
+      console.log(`FAIL GET /${p}: HTTP ${r.status}, content-type "${ct}"; expected the demo page's file from han-server/assets/ ` +
+        `as ${type} (han-server must serve index.html at /, app.js and style.css under /assets/)`);
+      process.exit(1);
+    }
+  }
   const list = await apiGet('v1/models');
   const cards = Array.isArray(list) ? list : list.models;
   assert.ok(Array.isArray(cards) && cards.length > 0, 'GET v1/models: expected a non-empty list of cards');
