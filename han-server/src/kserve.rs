@@ -416,7 +416,7 @@ fn metadata(info: &ModelInfo) -> ModelMetadata {
 }
 
 /// Server metadata (KServe V2).
-#[utoipa::path(get, path = "/v2", tag = "kserve", responses((status = 200, body = ServerMetadata)))]
+#[utoipa::path(get, path = "/v2", tag = "KServe V2", responses((status = 200, body = ServerMetadata)))]
 pub async fn server_metadata() -> Json<ServerMetadata> {
     Json(ServerMetadata {
         name: "han-server".into(),
@@ -426,14 +426,14 @@ pub async fn server_metadata() -> Json<ServerMetadata> {
 }
 
 /// Model metadata.
-#[utoipa::path(get, path = "/v2/models/{name}", tag = "kserve", params(("name" = String, Path, description = "Model name")),
+#[utoipa::path(get, path = "/v2/models/{name}", tag = "KServe V2", params(("name" = String, Path, description = "Model name")),
     responses((status = 200, body = ModelMetadata), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn model_metadata(State(state): State<AppState>, Params(name): Params<String>) -> Result<Json<ModelMetadata>, ApiError> {
     Ok(Json(metadata(state.model(&name)?.handle.info())))
 }
 
 /// Model metadata of one version (only `1` exists).
-#[utoipa::path(get, path = "/v2/models/{name}/versions/{version}", tag = "kserve",
+#[utoipa::path(get, path = "/v2/models/{name}/versions/{version}", tag = "KServe V2",
     params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Model version, `1`")),
     responses((status = 200, body = ModelMetadata), (status = 404, body = ErrorBody)))]
 pub async fn model_version_metadata(
@@ -446,7 +446,7 @@ pub async fn model_version_metadata(
 }
 
 /// Model readiness: 200 when served and the server is ready.
-#[utoipa::path(get, path = "/v2/models/{name}/ready", tag = "kserve", params(("name" = String, Path, description = "Model name")),
+#[utoipa::path(get, path = "/v2/models/{name}/ready", tag = "KServe V2", params(("name" = String, Path, description = "Model name")),
     responses((status = 200, body = ModelReady), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn model_ready(State(state): State<AppState>, Params(name): Params<String>) -> Result<Json<ModelReady>, ApiError> {
     let entry = state.model(&name)?;
@@ -454,7 +454,7 @@ pub async fn model_ready(State(state): State<AppState>, Params(name): Params<Str
 }
 
 /// Readiness of one model version.
-#[utoipa::path(get, path = "/v2/models/{name}/versions/{version}/ready", tag = "kserve",
+#[utoipa::path(get, path = "/v2/models/{name}/versions/{version}/ready", tag = "KServe V2",
     params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Model version, `1`")),
     responses((status = 200, body = ModelReady), (status = 404, body = ErrorBody)))]
 pub async fn model_version_ready(
@@ -467,7 +467,7 @@ pub async fn model_version_ready(
 }
 
 /// The repository index: every served model, `READY`.
-#[utoipa::path(post, path = "/v2/repository/index", tag = "kserve", request_body(content = Option<IndexRequest>, description = "Optional; may be empty"),
+#[utoipa::path(post, path = "/v2/repository/index", tag = "KServe V2", request_body(content = Option<IndexRequest>, description = "Optional; may be empty"),
     responses((status = 200, body = Vec<IndexEntry>), (status = 503, body = ErrorBody)))]
 pub async fn repository_index(State(state): State<AppState>, OptionalJsonBody(_req): OptionalJsonBody<IndexRequest>) -> Result<Json<Vec<IndexEntry>>, ApiError> {
     state.check_ready()?;
@@ -488,7 +488,7 @@ async fn run_infer(state: AppState, name: &str, version: Option<&str>, body: Kse
 
 /// Inference: outputs `logits` and `probabilities` (or those requested, optionally as top-k
 /// classification strings or binary data).
-#[utoipa::path(post, path = "/v2/models/{name}/infer", tag = "kserve", params(("name" = String, Path, description = "Model name")),
+#[utoipa::path(post, path = "/v2/models/{name}/infer", tag = "KServe V2", params(("name" = String, Path, description = "Model name")),
     request_body = InferRequest,
     responses((status = 200, body = InferResponse, headers(("x-queue-time-us" = u64), ("x-inference-time-us" = u64))),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
@@ -498,7 +498,7 @@ pub async fn infer(State(state): State<AppState>, Params(name): Params<String>, 
 }
 
 /// Inference on one model version (only `1` exists).
-#[utoipa::path(post, path = "/v2/models/{name}/versions/{version}/infer", tag = "kserve",
+#[utoipa::path(post, path = "/v2/models/{name}/versions/{version}/infer", tag = "KServe V2",
     params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Model version, `1`")),
     request_body = InferRequest,
     responses((status = 200, body = InferResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]

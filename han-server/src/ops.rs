@@ -41,14 +41,14 @@ pub struct Ready {
 }
 
 /// Server liveness (KServe V2).
-#[utoipa::path(get, path = "/v2/health/live", tag = "health", responses((status = 200, description = "The server process answers", body = Live)))]
+#[utoipa::path(get, path = "/v2/health/live", tag = "Health", responses((status = 200, description = "The server process answers", body = Live)))]
 pub async fn live() -> Json<Live> {
     Json(Live { live: true })
 }
 
 /// Server readiness (KServe V2): 200 once every model is loaded and warmed, 503 while loading
 /// or shutting down.
-#[utoipa::path(get, path = "/v2/health/ready", tag = "health", responses(
+#[utoipa::path(get, path = "/v2/health/ready", tag = "Health", responses(
     (status = 200, description = "Ready", body = Ready),
     (status = 503, description = "Loading or shutting down", body = ErrorBody)))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Ready>, ApiError> {
@@ -57,7 +57,7 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Ready>, ApiErro
 }
 
 /// Prometheus metrics (text exposition format).
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+#[utoipa::path(get, path = "/metrics", tag = "Operations", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics().render())
 }

@@ -68,6 +68,7 @@ struct Inner {
     policy: BatchPolicy,
     tx: mpsc::Sender<Job>,
     depth: Arc<AtomicUsize>,
+    depth_gauge: metrics::Gauge,
 }
 
 impl std::fmt::Debug for InferenceHandle {
@@ -86,7 +87,8 @@ impl InferenceHandle {
         std::thread::Builder::new()
             .name(format!("han-queue-{}", info.name.chars().take(40).collect::<String>()))
             .spawn(move || worker.run())?;
-        Ok(Self { inner: Arc::new(Inner { info, policy, tx, depth }) })
+        let depth_gauge = metrics::gauge!("han_queue_depth", "model" => info.name.clone());
+        Ok(Self { inner: Arc::new(Inner { info, policy, tx, depth, depth_gauge }) })
     }
 
     /// The model's name, shapes and labels.
@@ -111,7 +113,7 @@ impl InferenceHandle {
         let (reply, rx) = oneshot::channel();
         let job = Job { input, rows, enqueued: Instant::now(), reply };
         let depth = self.inner.depth.fetch_add(1, Ordering::Relaxed) + 1;
-        metrics::gauge!("han_queue_depth", "model" => self.inner.info.name.clone()).set(depth as f64);
+        self.inner.depth_gauge.set(depth as f64);
         if self.inner.tx.send(job).is_err() {
             self.inner.depth.fetch_sub(1, Ordering::Relaxed);
             return Err(ApiError::internal(format!("the queue thread of model {} has stopped", self.inner.info.name)));

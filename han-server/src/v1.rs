@@ -113,21 +113,21 @@ impl PredictResponse {
 }
 
 /// Every served model's card.
-#[utoipa::path(get, path = "/v1/models", tag = "json", responses((status = 200, body = ModelList), (status = 503, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/models", tag = "JSON API", responses((status = 200, body = ModelList), (status = 503, body = ErrorBody)))]
 pub async fn list_models(State(state): State<AppState>) -> Result<Json<ModelList>, ApiError> {
     state.check_ready()?;
     Ok(Json(ModelList { models: state.models().map(|(_, e)| ModelCard(e.card.clone())).collect() }))
 }
 
 /// One model's card.
-#[utoipa::path(get, path = "/v1/models/{name}", tag = "json", params(("name" = String, Path, description = "Model name")),
+#[utoipa::path(get, path = "/v1/models/{name}", tag = "JSON API", params(("name" = String, Path, description = "Model name")),
     responses((status = 200, body = ModelCard), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn get_model(State(state): State<AppState>, Params(name): Params<String>) -> Result<Json<ModelCard>, ApiError> {
     Ok(Json(ModelCard(state.model(&name)?.card.clone())))
 }
 
 /// Top-k predictions for one sample (`input`) or several (`inputs`).
-#[utoipa::path(post, path = "/v1/models/{name}/predict", tag = "json", params(("name" = String, Path, description = "Model name")),
+#[utoipa::path(post, path = "/v1/models/{name}/predict", tag = "JSON API", params(("name" = String, Path, description = "Model name")),
     request_body = PredictRequest,
     responses((status = 200, body = PredictResponse, headers(("x-queue-time-us" = u64), ("x-inference-time-us" = u64))),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
