@@ -1,41 +1,36 @@
-//! Pages for people: `GET /`. The demo page (draw a digit, click the checkerboard) mounts
-//! here; until then `/` links to the docs and lists the served models.
+//! Pages for people: `GET /` serves the demo page (draw a digit, click the checkerboard).
+//!
+//! Its assets are embedded in the binary (no CDN; works offline), and it talks to the server
+//! only through the public JSON API (`/v1/models`, `/v1/models/{name}/predict`), so it is
+//! also an example client.
 
 use axum::Router;
-use axum::extract::State;
-use axum::response::Html;
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 
 use crate::state::AppState;
 
+const INDEX_HTML: &str = include_str!("../assets/index.html");
+const APP_JS: &str = include_str!("../assets/app.js");
+const STYLE_CSS: &str = include_str!("../assets/style.css");
+
 /// The routes of this module, merged into [`crate::app`] outside the API key.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/", get(index))
+    Router::new()
+        .route("/", get(index))
+        .route("/assets/app.js", get(app_js))
+        .route("/assets/style.css", get(style_css))
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+async fn index() -> Html<&'static str> {
+    Html(INDEX_HTML)
 }
 
-async fn index(State(state): State<AppState>) -> Html<String> {
-    let items: String = state
-        .models()
-        .map(|(name, e)| {
-            let m = &e.card.metrics;
-            format!(
-                "<li><code>{}</code>: {} ({} parameters, test accuracy {}/{})</li>",
-                escape(name),
-                escape(&e.card.description),
-                e.card.params.total,
-                m.test_correct,
-                m.test_total
-            )
-        })
-        .collect();
-    Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>han-server</title></head>\
-         <body style=\"font-family:system-ui,sans-serif;max-width:48rem;margin:2rem auto\"><h1>han-server</h1>\
-         <p>Han-layer classifiers over HTTP. <a href=\"docs\">API docs</a> &middot; <a href=\"openapi.json\">openapi.json</a> &middot; \
-         <a href=\"metrics\">metrics</a></p><h2>Models</h2><ul>{items}</ul></body></html>"
-    ))
+async fn app_js() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], APP_JS)
+}
+
+async fn style_css() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE_CSS)
 }

@@ -94,5 +94,9 @@ async fn openapi_docs_and_index_pages() {
     let r = get(&state, "/").await;
     assert_eq!(r.status, 200);
     let html = String::from_utf8(r.body.to_vec()).unwrap();
-    assert!(html.contains(CHECKER) && html.contains(DIGITS));
+    assert!(html.contains("assets/app.js") && html.contains("assets/style.css"));
+    assert!(!html.contains("http://") && !html.contains("https://"), "the demo page must work offline");
+    let r = get(&state, "/assets/app.js").await;
+    assert_eq!(r.status, 200);
+    assert!(String::from_utf8(r.body.to_vec()).unwrap().contains("v1/models"));
 }
