@@ -280,6 +280,22 @@ pub fn train(cfg: &TrainConfig, data: &Dataset) -> Result<TrainReport, TrainErro
 
 /// One model, its variables and its optimiser: the step of [`train`], also used by the
 /// training benchmark (`han-zoo bench-train`) so that it measures exactly this code.
+///
+/// ```
+/// use han_models::{arch, init::InitScheme};
+/// use han_models::train::{LossKind, OptimizerConfig, OptimizerKind, Trainer};
+///
+/// let opt = OptimizerConfig::new(OptimizerKind::Adamw, 1e-2, 0.0, 0.0);
+/// let mut t = Trainer::new(&arch::hannet(2, 8, 2, 2), 0, InitScheme::Default, opt, LossKind::CrossEntropy)?;
+/// let (x, y) = ([0.5f32, -0.5, -0.5, 0.5], [1u32, 0]);
+/// let (first, _) = t.step(&x, &y)?;
+/// let mut last = first;
+/// for _ in 0..50 {
+///     last = t.step(&x, &y)?.0;
+/// }
+/// assert!(last < first);
+/// # Ok::<(), han_models::train::TrainError>(())
+/// ```
 pub struct Trainer {
     model: Sequential,
     varmap: VarMap,
