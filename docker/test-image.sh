@@ -67,7 +67,7 @@ compose_project=""
 cleanup() {
     local rc=$?
     set +e
-    docker rm -f -v "$NAME" "$NAME-models" >/dev/null 2>&1
+    docker rm -f -v "$NAME" "$NAME-models" "$NAME-cp" >/dev/null 2>&1
     [[ -n $compose_project ]] && "${compose[@]}" down -v >/dev/null 2>&1
     [[ -n $ref_pid ]] && kill "$ref_pid" 2>/dev/null && wait "$ref_pid" 2>/dev/null
     if [[ -z ${HAN_IMAGE_TEST_KEEP:-} ]]; then
@@ -226,21 +226,32 @@ wait_ready() { # wait_ready URL SECONDS
         sleep 0.2
     done
 }
-# Without bundled models both servers serve the trained folder: the host's through
-# HAN_MODELS_DIR, the container's through the /models mount.
-ref_env=(HAN_ZOO_DIR="$root/weights")
+# The reference serves the very files the image holds (copied out of it with docker cp),
+# so that models trained into weights/ while the test runs cannot make the lists differ.
+# Without bundled models both serve the trained folder: the host through HAN_MODELS_DIR,
+# the container through the /models mount.
 run_extra=()
-if ((bundled == 0)); then
-    ref_env+=(HAN_MODELS_DIR="$WORK/models")
-    run_extra=(-v "$WORK/models:/models:ro")
-fi
+((bundled > 0)) || run_extra=(-v "$WORK/models:/models:ro")
+start_reference() { # start_reference IMAGE: the host binary on the image's bundled zoo
+    if [[ -n $ref_pid ]]; then
+        kill "$ref_pid" 2>/dev/null && wait "$ref_pid" 2>/dev/null
+        ref_pid=""
+    fi
+    rm -rf "$WORK/image-weights"
+    docker create --name "$NAME-cp" "$1" >/dev/null
+    docker cp "$NAME-cp:/opt/han/weights" "$WORK/image-weights"
+    docker rm "$NAME-cp" >/dev/null
+    local env=(HAN_HOST=127.0.0.1 HAN_PORT="$REF_PORT" HAN_ZOO_DIR="$WORK/image-weights")
+    ((bundled > 0)) || env+=(HAN_MODELS_DIR="$WORK/models")
+    env -u HAN_MODELS_DIR -u HAN_MODELS_MODE "${env[@]}" "$binary" >"$WORK/reference.log" 2>&1 &
+    ref_pid=$!
+    wait_ready "http://127.0.0.1:$REF_PORT" 60 ||
+        { tail -20 "$WORK/reference.log"; fail "the host server did not become ready"; }
+}
 
 step "reference: the same binary on the host, 127.0.0.1:$REF_PORT"
-env -u HAN_MODELS_DIR -u HAN_MODELS_MODE HAN_HOST=127.0.0.1 HAN_PORT="$REF_PORT" "${ref_env[@]}" \
-    "$binary" >"$WORK/reference.log" 2>&1 &
-ref_pid=$!
-wait_ready "http://127.0.0.1:$REF_PORT" 60 || { tail -20 "$WORK/reference.log"; fail "the host server did not become ready"; }
-pass "host server ready"
+start_reference "$IMAGE"
+pass "host server ready, on the $(find "$WORK/image-weights" -mindepth 2 -maxdepth 2 -name config.json | wc -l) model folders copied out of the image"
 
 # --------------------------------------------------------------------------------------
 step "docker run --network host, 127.0.0.1:$PORT"
@@ -305,7 +316,7 @@ step "docker/compose.yaml (its healthcheck, volume and limits; host network inst
 if docker compose version >/dev/null 2>&1; then
     compose=(docker compose)
 else
-    command -v docker-compose >/dev/null || apt_install docker-compose
+    command -v docker-compose >/dev/null || timed "apt-get install docker-compose" apt_install docker-compose
     compose=(docker-compose)
 fi
 compose_version=$("${compose[@]}" version 2>/dev/null | awk 'NR == 1 { match($0, /[0-9]+(\.[0-9]+)+/); print substr($0, RSTART, RLENGTH) }')
@@ -360,7 +371,8 @@ if ((FULL_BUILD)); then
         --build-arg RUST_IMAGE="$RUST_IMAGE" --build-arg RUNTIME_IMAGE="$BASE_IMAGE" \
         -t "$IMAGE-full" . >"$WORK/build-full.log" 2>&1 ||
         { tail -30 "$WORK/build-full.log"; fail "full docker build failed (log: $WORK/build-full.log)"; }
-    docker run -d --name "$NAME" --network host --read-only --cap-drop ALL \
+    start_reference "$IMAGE-full"
+    docker run -d --name "$NAME" --network host --read-only --cap-drop ALL "${run_extra[@]}" \
         -e HAN_HOST=127.0.0.1 -e HAN_PORT="$PORT" "$IMAGE-full" >/dev/null
     wait_ready "http://127.0.0.1:$PORT" 60 || { docker logs "$NAME" 2>&1 | tail -20; fail "full-build image not ready"; }
     python3 docker/tests/compare_servers.py "http://127.0.0.1:$PORT" "http://127.0.0.1:$REF_PORT" ||
