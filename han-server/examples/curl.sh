@@ -15,15 +15,16 @@ for _ in $(seq 1 300); do curl -fs "127.0.0.1:$port/v2/health/ready" >/dev/null 
 show() { # command (uses $H for the host)
   local shown=${1//\$H/localhost:8080}
   printf '```console\n$ %s\n' "$shown"
-  H="127.0.0.1:$port" bash -c "$1" 2>&1 | sed "s/127.0.0.1:$port/localhost:8080/g"
-  printf '```\n\n'
+  local out
+  out=$(H="127.0.0.1:$port" bash -c "$1" 2>&1 | sed "s/127.0.0.1:$port/localhost:8080/g")
+  printf '%s\n```\n\n' "$out"
 }
 
 zero='[[0,0,5,13,9,1,0,0],[0,0,13,15,10,15,5,0],[0,3,15,2,0,11,8,0],[0,4,12,0,0,8,8,0],[0,5,8,0,0,9,8,0],[0,4,11,0,1,12,7,0],[0,2,14,5,10,12,0,0],[0,0,6,13,10,0,0,0]]'
 show 'curl -s $H/v2/health/ready'
 show 'curl -s $H/v1/models | jq -c ".models[] | {name, classes: .head.classes, params: .params.total, test_accuracy: .metrics.test_accuracy}"'
 show "curl -s \$H/v1/models/hannet-digits/predict -H 'content-type: application/json' -d '{\"input\": $zero, \"top_k\": 3}'"
-show "curl -s \$H/v1/models/hannet-checkerboard/predict -H 'content-type: application/json' -d '{\"inputs\": [[0.1, 0.1], [0.6, -0.3]], \"top_k\": 1}'"
+show "curl -s \$H/v1/models/hannet-checkerboard/predict -H 'content-type: application/json' -d '{\"inputs\": [[-0.25, -0.25], [0.25, -0.5]], \"top_k\": 1}'"
 show 'curl -s $H/v2/models/hannet-digits | jq -c .'
 show "curl -s \$H/v2/models/hannet-digits/infer -H 'content-type: application/json' -d '{\"id\": \"42\", \"inputs\": [{\"name\": \"input\", \"shape\": [1, 8, 8], \"datatype\": \"FP32\", \"data\": $zero}], \"outputs\": [{\"name\": \"probabilities\", \"parameters\": {\"classification\": 2}}]}'"
 show "curl -si \$H/v1/models/hannet-checkerboard/predict -H 'content-type: application/json' -H 'x-request-id: demo-1' -d '{\"input\": [0.5, 0.5]}' | tr -d '\r' | grep -iE '^(HTTP|x-)'"
