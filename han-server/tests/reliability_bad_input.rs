@@ -108,6 +108,7 @@ fn table() -> Vec<Case> {
         predict("not JSON at all", "hello", 400, "malformed_json"),
         predict("trailing garbage", r#"{"input": [0.1, 0.2]} x"#, 400, "malformed_json"),
         predict("empty body", "", 400, "malformed_json"),
+        post("whitespace-only body where the body is optional", "/v2/repository/index", " \r\n", 400, "malformed_json"),
         predict("bare NaN token", r#"{"input": [NaN, 0.2]}"#, 400, "malformed_json"),
         predict("bare Infinity token", r#"{"input": [Infinity, 0.2]}"#, 400, "malformed_json"),
         predict("invalid UTF-8 in a string", b"{\"input\": [0.1, 0.2], \"x\xff\": 1}".to_vec(), 400, "malformed_json"),
