@@ -3,7 +3,7 @@
 # package clients, fetches the datasets into data/, then runs every test.
 #
 #   bash scripts/test.sh            # everything
-#   HAN_TEST_QUICK=1 bash ...       # skip the long external suites (browser, docker)
+#   HAN_TEST_QUICK=1 bash scripts/test.sh   # skip the browser test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -39,11 +39,15 @@ cargo test --release --workspace --locked
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --release --workspace --no-deps --locked
 
-for suite in tests-browser/run.sh docker/validate.sh; do
-  if [ -x "$suite" ] && [ -z "${HAN_TEST_QUICK:-}" ]; then
-    step "$suite"
-    bash "$suite"
-  fi
-done
+step "docker/: Dockerfile lint and manifest validation (offline)"
+bash docker/validate.sh
+
+step "reliability suite, bounded (RELIABILITY.md has the full run)"
+HAN_RELIABILITY_QUICK=1 bash scripts/reliability.sh
+
+if [ -z "${HAN_TEST_QUICK:-}" ]; then
+  step "demo page in headless Chromium"
+  bash tests-browser/run.sh
+fi
 
 step "all tests passed"
