@@ -87,6 +87,7 @@ wait_up http://127.0.0.1:$han_port/v1/models/hannet-checkerboard/predict
 wait_up http://127.0.0.1:$empty_port/v1/models/x/predict
 wait_up http://127.0.0.1:$py_port/v1/models/hannet-checkerboard/predict
 
+load_start=$(cut -d' ' -f1 /proc/loadavg)
 : >"$out/raw.txt"
 run() { # label url body conns
   local label=$1 url=$2 body=$3 c=$4
@@ -105,5 +106,6 @@ done
 
 torch_version=$("$venv/bin/python" -c "import torch; print(torch.__version__)")
 python3 bench/server/report.py "$out/raw.txt" "$out/results.md" "BENCHMARKS.md" \
-  "$DURATION" "${standins[*]:-}" "$(nproc)" "$torch_version" "$(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)"
+  "$DURATION" "${standins[*]:-}" "$(nproc)" "$torch_version" "$(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)" \
+  "$load_start at the start, $(cut -d' ' -f1 /proc/loadavg) at the end"
 cat "$out/results.md"
