@@ -51,6 +51,8 @@ fn boxed<E: std::error::Error + Send + Sync + 'static>(e: E) -> Box<dyn std::err
     Box::new(e)
 }
 
+// 1-pixel lines: plotters joins thick polylines with mitres, which spike at the sharp turns
+// of noisy per-epoch curves.
 const TRAIN: RGBColor = RGBColor(31, 119, 180);
 const VAL: RGBColor = RGBColor(255, 127, 14);
 
@@ -84,22 +86,22 @@ pub fn curves(path: &Path, title: &str, rows: &[EpochMetrics]) -> PlotResult {
         let mut chart = b.build_cartesian_2d(0.5..n + 0.5, lo..hi).map_err(boxed)?;
         let mut mesh = chart.configure_mesh();
         if text {
-            mesh.x_desc("epoch");
+            mesh.x_desc("epoch").x_label_formatter(&|x| format!("{x:.0}"));
         } else {
             mesh.x_labels(0).y_labels(0);
         }
         mesh.draw().map_err(boxed)?;
         let s = chart
-            .draw_series(LineSeries::new(rows.iter().filter(|r| finite(r.train_loss)).map(|r| (xs(r), r.train_loss.log10())), TRAIN.stroke_width(2)))
+            .draw_series(LineSeries::new(rows.iter().filter(|r| finite(r.train_loss)).map(|r| (xs(r), r.train_loss.log10())), TRAIN.stroke_width(1)))
             .map_err(boxed)?;
         if text {
-            s.label("train").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], TRAIN.stroke_width(2)));
+            s.label("train").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], TRAIN.stroke_width(1)));
         }
         let s = chart
-            .draw_series(LineSeries::new(rows.iter().filter(|r| finite(r.val_loss)).map(|r| (xs(r), r.val_loss.log10())), VAL.stroke_width(2)))
+            .draw_series(LineSeries::new(rows.iter().filter(|r| finite(r.val_loss)).map(|r| (xs(r), r.val_loss.log10())), VAL.stroke_width(1)))
             .map_err(boxed)?;
         if text {
-            s.label("validation").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], VAL.stroke_width(2)));
+            s.label("validation").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], VAL.stroke_width(1)));
             chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(boxed)?;
         }
     }
@@ -116,22 +118,22 @@ pub fn curves(path: &Path, title: &str, rows: &[EpochMetrics]) -> PlotResult {
         let mut chart = b.build_cartesian_2d(0.5..n + 0.5, lo..1.0f64).map_err(boxed)?;
         let mut mesh = chart.configure_mesh();
         if text {
-            mesh.x_desc("epoch");
+            mesh.x_desc("epoch").x_label_formatter(&|x| format!("{x:.0}"));
         } else {
             mesh.x_labels(0).y_labels(0);
         }
         mesh.draw().map_err(boxed)?;
         let s = chart
-            .draw_series(LineSeries::new(rows.iter().filter(|r| r.train_acc.is_finite()).map(|r| (xs(r), r.train_acc)), TRAIN.stroke_width(2)))
+            .draw_series(LineSeries::new(rows.iter().filter(|r| r.train_acc.is_finite()).map(|r| (xs(r), r.train_acc)), TRAIN.stroke_width(1)))
             .map_err(boxed)?;
         if text {
-            s.label("train").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], TRAIN.stroke_width(2)));
+            s.label("train").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], TRAIN.stroke_width(1)));
         }
         let s = chart
-            .draw_series(LineSeries::new(rows.iter().filter(|r| r.val_acc.is_finite()).map(|r| (xs(r), r.val_acc)), VAL.stroke_width(2)))
+            .draw_series(LineSeries::new(rows.iter().filter(|r| r.val_acc.is_finite()).map(|r| (xs(r), r.val_acc)), VAL.stroke_width(1)))
             .map_err(boxed)?;
         if text {
-            s.label("validation").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], VAL.stroke_width(2)));
+            s.label("validation").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], VAL.stroke_width(1)));
             chart
                 .configure_series_labels()
                 .position(SeriesLabelPosition::LowerRight)
