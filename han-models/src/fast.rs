@@ -504,7 +504,7 @@ fn run_block_impl<M: Madd>(ops: &[Op], x: &[f32], rows: usize, out: &mut [f32], 
         let (src, dst) = (&src[..rows * op.in_len()], &mut dst[..rows * op.out_len()]);
         match op {
             Op::Linear(l) => linear_rows::<M>(l, src, rows, dst),
-            Op::Han(h) => han_core::kernel::han_rows_serial(src, &h.u, h.bias.as_deref(), h.scale, dst),
+            Op::Han(h) => han_rows::<M>(h, src, rows, dst),
             Op::Conv(c) => {
                 let (il, ol) = (c.cin * c.h * c.w, c.cout * c.oh * c.ow);
                 for (xs, ys) in src.chunks_exact(il).zip(dst.chunks_exact_mut(ol)) {
@@ -546,31 +546,97 @@ fn linear_rows<M: Madd>(l: &LinearOp, src: &[f32], rows: usize, dst: &mut [f32])
     }
 }
 
+/// The Han-layer over `rows` rows, [`MR`] rows at a time so that their dot products run as
+/// independent chains.
+#[inline(always)]
+fn han_rows<M: Madd>(h: &HanOp, src: &[f32], rows: usize, dst: &mut [f32]) {
+    let d = h.u.len();
+    let mut r = 0;
+    while r + MR <= rows {
+        han_tile::<M, MR>(h, &src[r * d..(r + MR) * d], &mut dst[r * d..(r + MR) * d]);
+        r += MR;
+    }
+    while r < rows {
+        han_tile::<M, 1>(h, &src[r * d..(r + 1) * d], &mut dst[r * d..(r + 1) * d]);
+        r += 1;
+    }
+}
+
+/// `R` rows of `|x - scale (u . x) u + b|`: the dot products with 8 lane accumulators a row
+/// (the summation order of [`han_core::kernel::dot`] for 8 lanes), then one sweep a row.
+#[inline(always)]
+fn han_tile<M: Madd, const R: usize>(h: &HanOp, src: &[f32], dst: &mut [f32]) {
+    const L: usize = 8;
+    let d = h.u.len();
+    let u = &h.u[..d];
+    let rows: [&[f32]; R] = std::array::from_fn(|r| &src[r * d..(r + 1) * d]);
+    let mut acc = [[0f32; L]; R];
+    let full = d / L * L;
+    for k in (0..full).step_by(L) {
+        let uk = &u[k..k + L];
+        let uk: [f32; L] = std::array::from_fn(|l| uk[l]);
+        for r in 0..R {
+            let xk = &rows[r][k..k + L];
+            for l in 0..L {
+                acc[r][l] = M::madd(xk[l], uk[l], acc[r][l]);
+            }
+        }
+    }
+    let mut tail = [0f32; R];
+    for i in full..d {
+        for r in 0..R {
+            tail[r] = M::madd(rows[r][i], u[i], tail[r]);
+        }
+    }
+    let c: [f32; R] = std::array::from_fn(|r| {
+        let a = acc[r];
+        let s4 = [a[0] + a[4], a[1] + a[5], a[2] + a[6], a[3] + a[7]];
+        ((s4[0] + s4[2]) + (s4[1] + s4[3]) + tail[r]) * h.scale
+    });
+    for r in 0..R {
+        let (x, y) = (rows[r], &mut dst[r * d..(r + 1) * d]);
+        let nc = -c[r];
+        match &h.bias {
+            Some(b) => {
+                for (((y, &x), &u), &b) in y.iter_mut().zip(x).zip(u).zip(&b[..d]) {
+                    *y = (M::madd(nc, u, x) + b).abs();
+                }
+            }
+            None => {
+                for ((y, &x), &u) in y.iter_mut().zip(x).zip(u) {
+                    *y = M::madd(nc, u, x).abs();
+                }
+            }
+        }
+    }
+}
+
 /// `R` rows x all outputs, [`NR`] output columns at a time held in registers.
+///
+/// Written so that the accumulators are only ever indexed by constants (whole-array copies in
+/// and out): LLVM then keeps them in vector registers instead of spilling them to the stack.
 #[inline(always)]
 fn linear_tile<M: Madd, const R: usize>(l: &LinearOp, src: &[f32], dst: &mut [f32]) {
     let (inp, out, outp) = (l.inp, l.out, l.outp);
+    let rows: [&[f32]; R] = std::array::from_fn(|r| &src[r * inp..(r + 1) * inp]);
     for jb in (0..outp).step_by(NR) {
-        let bias = &l.bias[jb..jb + NR];
-        let mut acc = [[0f32; NR]; R];
-        for row in acc.iter_mut() {
-            row.copy_from_slice(bias);
-        }
-        for i in 0..inp {
-            let w = &l.wt[i * outp + jb..i * outp + jb + NR];
-            for (r, row) in acc.iter_mut().enumerate() {
-                let xv = src[r * inp + i];
+        let b = &l.bias[jb..jb + NR];
+        let b: [f32; NR] = std::array::from_fn(|c| b[c]);
+        let mut acc = [b; R];
+        for (i, wrow) in l.wt.chunks_exact(outp).enumerate() {
+            let w = &wrow[jb..jb + NR];
+            let w: [f32; NR] = std::array::from_fn(|c| w[c]);
+            for r in 0..R {
+                let xv = rows[r][i];
                 for c in 0..NR {
-                    row[c] = M::madd(xv, w[c], row[c]);
+                    acc[r][c] = M::madd(xv, w[c], acc[r][c]);
                 }
             }
         }
         let cols = NR.min(out - jb);
-        for (r, row) in acc.iter().enumerate() {
-            let y = &mut dst[r * out + jb..r * out + jb + cols];
-            for (y, &v) in y.iter_mut().zip(row) {
-                *y = l.act.apply(v);
-            }
+        for (r, a) in acc.into_iter().enumerate() {
+            let v: [f32; NR] = std::array::from_fn(|c| l.act.apply(a[c]));
+            dst[r * out + jb..r * out + jb + cols].copy_from_slice(&v[..cols]);
         }
     }
 }
