@@ -145,6 +145,24 @@ fn a_broken_model_folder_is_logged_and_skipped() {
 }
 
 #[test]
+fn zero_configuration_serves_the_bundled_folder_and_logs_json_on_request() {
+    let dir = models_dir();
+    // The bundled folder is `weights/`, or HAN_ZOO_DIR; no HAN_MODELS_DIR here.
+    let zoo = dir.path().to_str().unwrap();
+    let server = Server::start_with(&[("HAN_ZOO_DIR", zoo), ("HAN_LOG_FORMAT", "json")]);
+    let r = get(server.addr, "/v1/models");
+    let names: Vec<String> = r.json()["models"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, vec![CHECKER, DIGITS]);
+    let log = server.log();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    for line in lines {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
+        assert!(v["level"].is_string() && v["fields"].is_object(), "{line}");
+    }
+}
+
+#[test]
 fn help_lists_every_environment_variable() {
     let out = Command::new(env!("CARGO_BIN_EXE_han-server")).arg("--help").output().unwrap();
     assert!(out.status.success());

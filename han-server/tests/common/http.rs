@@ -92,11 +92,20 @@ impl Server {
     /// Starts `han-server` serving only `models` (`HAN_MODELS_MODE=replace`) with `env`, and
     /// waits until it is ready.
     pub fn start(models: &Path, env: &[(&str, &str)]) -> Self {
+        let models = models.to_str().expect("UTF-8 temp path");
+        let mut all = vec![("HAN_MODELS_DIR", models), ("HAN_MODELS_MODE", "replace")];
+        all.extend_from_slice(env);
+        Self::start_with(&all)
+    }
+
+    /// Starts `han-server` on a free loopback port with only `env` (plus `HAN_HOST`,
+    /// `HAN_PORT=0`, `RUST_LOG=info`) and waits until it is ready.
+    pub fn start_with(env: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_han-server"));
         cmd.env("HAN_HOST", "127.0.0.1")
             .env("HAN_PORT", "0")
-            .env("HAN_MODELS_DIR", models)
-            .env("HAN_MODELS_MODE", "replace")
+            .env_remove("HAN_MODELS_DIR")
+            .env_remove("HAN_MODELS_MODE")
             .env("RUST_LOG", "info")
             .env_remove("HAN_API_KEY")
             .stdin(Stdio::null())
