@@ -1,14 +1,18 @@
-"""Asks two running han-servers the same questions and checks that they answer alike.
+"""Asks two running han-servers the same questions and checks that they answer alike, and
+checks the answers against an independent pure-Python forward pass where it can.
 
 Used by docker/test-image.sh: the server in the container against the same binary run on
 the host (the reference), so that any difference the image makes (libraries, file layout,
 environment, user, read-only root) shows up as a different answer. Standard library only.
 
-    python3 docker/tests/compare_servers.py http://127.0.0.1:18080 http://127.0.0.1:18081
+    python3 docker/tests/compare_servers.py http://127.0.0.1:18080 http://127.0.0.1:18081 [ZOO_DIR]
 
 For every model both list: the V2 metadata, a V1 predict of two deterministic inputs and a
 V2 infer of the same batch must be equal (scores to 1e-6; the two runs are the same
-code on the same CPU, so in practice they are bit-equal). Exit status 0 when all agree.
+code on the same CPU, so in practice they are bit-equal). With ZOO_DIR (the model folders
+the servers serve), the probabilities of models made of linear/Han/abs/ReLU layers must also
+match reference_forward.py's (to 1e-5): the answer computed in this process, from the card's
+definitions, without candle. Exit status 0 when all agree.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ import math
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
+
+from reference_forward import Reference
 
 
 def call(base: str, path: str, body: dict | None = None) -> tuple[int, object]:
@@ -59,7 +66,7 @@ def close(a, b, tol=1e-6) -> bool:
     return a == b
 
 
-def main(test: str, ref: str) -> int:
+def main(test: str, ref: str, zoo: Path | None = None) -> int:
     names = model_names(test)
     ref_names = model_names(ref)
     if names != ref_names:
@@ -97,11 +104,25 @@ def main(test: str, ref: str) -> int:
             print(f"FAIL {name}: v2 infer differs: {s1} {c} / {s2} {d}")
             failures += 1
             continue
+        checked = "v1 predict and v2 infer equal"
+        folder = zoo / name if zoo else None
+        if folder and (folder / "config.json").is_file():
+            reference = Reference(folder)
+            expected = [reference.forward(x) for x in xs]
+            if expected[0] is not None:
+                (probs,) = [o for o in c["outputs"] if o["name"] == "probabilities"]
+                got = [probs["data"][i * len(expected[0]):(i + 1) * len(expected[0])] for i in range(len(xs))]
+                worst = max(abs(g - e) for gs, es in zip(got, expected) for g, e in zip(gs, es))
+                if worst > 1e-5:
+                    print(f"FAIL {name}: probabilities {got} differ from the pure-Python forward {expected} (max |diff| {worst:.2e})")
+                    failures += 1
+                    continue
+                checked += f", = pure-Python forward (max |diff| {worst:.1e})"
         top = a["predictions"][0][0]
-        print(f"ok   {name}: input {n} values; v1 predict and v2 infer equal; "
-              f"sample 1 -> {top['label']} ({top['score']:.4f})")
+        print(f"ok   {name}: input {n} values; {checked}; sample 1 -> {top['label']} ({top['score']:.4f})")
     return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1].rstrip("/"), sys.argv[2].rstrip("/")))
+    zoo_dir = Path(sys.argv[3]) if len(sys.argv) > 3 else None
+    sys.exit(main(sys.argv[1].rstrip("/"), sys.argv[2].rstrip("/"), zoo_dir))
