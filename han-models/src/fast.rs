@@ -3,9 +3,9 @@
 //! [`FastNet`] is compiled once from a built [`Sequential`] (so it reads exactly the tensors
 //! that candle reads, whatever their names) and then evaluates the network without candle:
 //!
-//! - **Han-layers** run the fused kernel of [`han_core::kernel`] (one pass a row); the `abs`
-//!   that follows a Han-layer in the spec is dropped, since the layer's output is already
-//!   non-negative.
+//! - **Han-layers** run the fused kernel of [`han_core::kernel`] (one pass a row, the same
+//!   bits as the candle path's Han-layers); the `abs` that follows a Han-layer in the spec is
+//!   dropped, since the layer's output is already non-negative.
 //! - **Linear layers** run a register-tiled kernel (4 rows x 16 outputs of accumulators, the
 //!   weights stored transposed and padded to 16 columns) with the following `abs`/`relu`
 //!   fused into the store.
@@ -504,7 +504,7 @@ fn run_block_impl<M: Madd>(ops: &[Op], x: &[f32], rows: usize, out: &mut [f32], 
         let (src, dst) = (&src[..rows * op.in_len()], &mut dst[..rows * op.out_len()]);
         match op {
             Op::Linear(l) => linear_rows::<M>(l, src, rows, dst),
-            Op::Han(h) => han_rows::<M>(h, src, rows, dst),
+            Op::Han(h) => han_core::kernel::han_rows_serial(src, &h.u, h.bias.as_deref(), h.scale, dst),
             Op::Conv(c) => {
                 let (il, ol) = (c.cin * c.h * c.w, c.cout * c.oh * c.ow);
                 for (xs, ys) in src.chunks_exact(il).zip(dst.chunks_exact_mut(ol)) {
@@ -543,71 +543,6 @@ fn linear_rows<M: Madd>(l: &LinearOp, src: &[f32], rows: usize, dst: &mut [f32])
     while r < rows {
         linear_tile::<M, 1>(l, &src[r * l.inp..(r + 1) * l.inp], &mut dst[r * l.out..(r + 1) * l.out]);
         r += 1;
-    }
-}
-
-/// The Han-layer over `rows` rows, [`MR`] rows at a time so that their dot products run as
-/// independent chains.
-#[inline(always)]
-fn han_rows<M: Madd>(h: &HanOp, src: &[f32], rows: usize, dst: &mut [f32]) {
-    let d = h.u.len();
-    let mut r = 0;
-    while r + MR <= rows {
-        han_tile::<M, MR>(h, &src[r * d..(r + MR) * d], &mut dst[r * d..(r + MR) * d]);
-        r += MR;
-    }
-    while r < rows {
-        han_tile::<M, 1>(h, &src[r * d..(r + 1) * d], &mut dst[r * d..(r + 1) * d]);
-        r += 1;
-    }
-}
-
-/// `R` rows of `|x - scale (u . x) u + b|`: the dot products with 8 lane accumulators a row
-/// (the summation order of [`han_core::kernel::dot`] for 8 lanes), then one sweep a row.
-#[inline(always)]
-fn han_tile<M: Madd, const R: usize>(h: &HanOp, src: &[f32], dst: &mut [f32]) {
-    const L: usize = 8;
-    let d = h.u.len();
-    let u = &h.u[..d];
-    let rows: [&[f32]; R] = std::array::from_fn(|r| &src[r * d..(r + 1) * d]);
-    let mut acc = [[0f32; L]; R];
-    let full = d / L * L;
-    for k in (0..full).step_by(L) {
-        let uk = &u[k..k + L];
-        let uk: [f32; L] = std::array::from_fn(|l| uk[l]);
-        for r in 0..R {
-            let xk = &rows[r][k..k + L];
-            for l in 0..L {
-                acc[r][l] = M::madd(xk[l], uk[l], acc[r][l]);
-            }
-        }
-    }
-    let mut tail = [0f32; R];
-    for i in full..d {
-        for r in 0..R {
-            tail[r] = M::madd(rows[r][i], u[i], tail[r]);
-        }
-    }
-    let c: [f32; R] = std::array::from_fn(|r| {
-        let a = acc[r];
-        let s4 = [a[0] + a[4], a[1] + a[5], a[2] + a[6], a[3] + a[7]];
-        ((s4[0] + s4[2]) + (s4[1] + s4[3]) + tail[r]) * h.scale
-    });
-    for r in 0..R {
-        let (x, y) = (rows[r], &mut dst[r * d..(r + 1) * d]);
-        let nc = -c[r];
-        match &h.bias {
-            Some(b) => {
-                for (((y, &x), &u), &b) in y.iter_mut().zip(x).zip(u).zip(&b[..d]) {
-                    *y = (M::madd(nc, u, x) + b).abs();
-                }
-            }
-            None => {
-                for ((y, &x), &u) in y.iter_mut().zip(x).zip(u) {
-                    *y = M::madd(nc, u, x).abs();
-                }
-            }
-        }
     }
 }
 
