@@ -149,6 +149,8 @@ class DockerfileTest(unittest.TestCase):
         self.assertIn("HAN_HOST=0.0.0.0", env)
         self.assertIn("HAN_MODELS_DIR=/models", env)
         self.assertIn("HAN_ZOO_DIR=/opt/han/weights", env)
+        grace_ms = int(re.search(r"HAN_SHUTDOWN_GRACE_MS=(\d+)", env).group(1))
+        self.assertLess(grace_ms, 10_000, "docker stop's default timeout (10 s) would cut the drain")
         self.assertIn('VOLUME ["/models"]', [f"{i} {a}" for i, a in self.instrs])
         self.assertEqual(dockerfile_port(), 8080)
         self.assertGreaterEqual(dockerfile_user_id(), 1000, "the image must not run as root")
