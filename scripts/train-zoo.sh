@@ -22,11 +22,11 @@ mkdir -p runs
 # name, then the han-zoo train arguments. The seed is explicit on every line.
 recipe() {
   case "$1" in
-    # The paper's stylized problem, after the authors' recipe (SGD momentum 0.9, MSE on
-    # one-hot targets, lr 0.1, about 40k steps, lr steps down late) with batch 64 and two x0.1
-    # steps; no validation hold-out (every training point is needed; the last epoch is kept).
-    # The result depends strongly on the seed and lr: see scripts/results-notes.md.
-    hannet-checkerboard) echo --arch hannet-checkerboard --dataset checkerboard --optimizer sgd --loss mse --lr 0.1 --batch-size 64 --epochs 1500 --milestones 800,1200 --val-fraction 0 --seed 0 ;;
+    # The paper's stylized problem: AdamW lr 5e-3, batch 64, 1,500 epochs with two x0.1 steps;
+    # 10 % of the 1,640 training points held out for validation and the epoch chosen on it
+    # (the test split is never looked at before the final number). Seed 0 is the first seed
+    # tried with this recipe; other seeds land lower (see scripts/results-notes.md).
+    hannet-checkerboard) echo --arch hannet-checkerboard --dataset checkerboard --optimizer adamw --lr 0.005 --batch-size 64 --epochs 1500 --milestones 1000,1300 --seed 0 ;;
     fcnet-checkerboard)  echo --arch fcnet --hidden 100,100,100,100,100,100 --dataset checkerboard --optimizer sgd --loss mse --lr 0.05 --batch-size 64 --epochs 1500 --milestones 800,1200 --val-fraction 0 --seed 0 ;;
     hannet-digits)   echo --arch hannet --width 64 --depth 8 --dataset digits --lr 1e-3 --epochs 200 --milestones 120,170 --seed 0 ;;
     fcnet-digits)    echo --arch fcnet --hidden 64,64 --dataset digits --lr 1e-3 --epochs 200 --milestones 120,170 --seed 0 ;;
