@@ -1,7 +1,9 @@
 //! The Han-layer: `y = | x - 2 (u . x / u . u) u + b |`.
 
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, D, DType, Device, Layout, Module, Result, Shape, Tensor, bail};
+use candle_core::{
+    CpuStorage, CustomOp2, CustomOp3, D, DType, Device, Layout, Module, Result, Shape, Tensor, bail,
+};
 use candle_nn::VarBuilder;
 
 use crate::init;
@@ -63,18 +65,35 @@ impl HanLayer {
         }
         if let Some(b) = &bias {
             if b.dims() != [dim] {
-                bail!("han: bias must have shape [{dim}] like u, got shape {:?}", b.dims());
+                bail!(
+                    "han: bias must have shape [{dim}] like u, got shape {:?}",
+                    b.dims()
+                );
             }
             if b.dtype() != u.dtype() {
-                bail!("han: bias dtype {:?} differs from u dtype {:?}", b.dtype(), u.dtype());
+                bail!(
+                    "han: bias dtype {:?} differs from u dtype {:?}",
+                    b.dtype(),
+                    u.dtype()
+                );
             }
             if !b.device().same_device(u.device()) {
                 bail!("han: bias and u are on different devices");
             }
         }
-        let uu = u.to_dtype(DType::F64)?.sqr()?.sum_all()?.to_scalar::<f64>()?;
+        // In u's own dtype, as both forward paths compute it: a u whose squared norm
+        // overflows (or underflows to zero) in that dtype would define no reflection there.
+        let uu = u
+            .sqr()?
+            .sum_all()?
+            .to_dtype(DType::F64)?
+            .to_scalar::<f64>()?;
         if !(uu > 0.0 && uu.is_finite()) {
-            bail!("han: u . u = {uu}; u must be non-zero and finite to define a reflection");
+            bail!(
+                "han: u . u = {uu} in {:?}; u must be non-zero and finite to define a \
+                 reflection (only its direction matters: rescale it)",
+                u.dtype()
+            );
         }
         Ok(Self { u, bias, dim })
     }
@@ -110,10 +129,17 @@ impl HanLayer {
             _ => {}
         }
         if x.elem_count() == 0 {
-            bail!("han: input of shape {dims:?} is empty; expected at least one row of width {}", self.dim);
+            bail!(
+                "han: input of shape {dims:?} is empty; expected at least one row of width {}",
+                self.dim
+            );
         }
         if x.dtype() != self.u.dtype() {
-            bail!("han: input dtype {:?} differs from the layer's {:?}", x.dtype(), self.u.dtype());
+            bail!(
+                "han: input dtype {:?} differs from the layer's {:?}",
+                x.dtype(),
+                self.u.dtype()
+            );
         }
         Ok(())
     }
@@ -161,7 +187,11 @@ impl HanLayer {
 
 impl Module for HanLayer {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if self.uses_fused(x) { self.forward_fused(x) } else { self.forward_composed(x) }
+        if self.uses_fused(x) {
+            self.forward_fused(x)
+        } else {
+            self.forward_composed(x)
+        }
     }
 }
 
@@ -197,30 +227,44 @@ pub fn han_no_bias(dim: usize, vb: VarBuilder<'_>) -> Result<HanLayer> {
     HanLayer::new(u, None)
 }
 
-
 /// The fused forward as a candle custom op (inference only).
 struct FusedHan;
 
 fn contiguous<'a, T>(data: &'a [T], layout: &Layout, what: &str) -> Result<&'a [T]> {
     match layout.contiguous_offsets() {
         Some((start, end)) => Ok(&data[start..end]),
-        None => bail!("han-fused: {what} is not contiguous (shape {:?})", layout.dims()),
+        None => bail!(
+            "han-fused: {what} is not contiguous (shape {:?})",
+            layout.dims()
+        ),
     }
 }
 
-fn run_fused<T: Float>(x: &[T], lx: &Layout, u: &[T], lu: &Layout, b: Option<(&[T], &Layout)>) -> Result<(Vec<T>, Shape)> {
+fn run_fused<T: Float>(
+    x: &[T],
+    lx: &Layout,
+    u: &[T],
+    lu: &Layout,
+    b: Option<(&[T], &Layout)>,
+) -> Result<(Vec<T>, Shape)> {
     let x = contiguous(x, lx, "input")?;
     let u = contiguous(u, lu, "u")?;
     let b = match b {
         Some((b, lb)) => Some(contiguous(b, lb, "bias")?),
         None => None,
     };
-    let Some(scale) = kernel::reflection_scale(u) else {
-        bail!("han-fused: u . u is zero or not finite; u must define a reflection")
-    };
-    let mut out = vec![T::ZERO; x.len()];
-    kernel::han_rows(x, u, b, scale, &mut out);
-    Ok((out, lx.shape().clone()))
+    if u.is_empty() || !x.len().is_multiple_of(u.len()) || b.is_some_and(|b| b.len() != u.len()) {
+        bail!(
+            "han-fused: input {:?}, u {:?} and bias {:?} do not fit together",
+            lx.dims(),
+            lu.dims(),
+            b.map(<[T]>::len)
+        );
+    }
+    match kernel::han_rows_to_vec(x, u, b) {
+        Some(out) => Ok((out, lx.shape().clone())),
+        None => bail!("han-fused: u . u is zero or not finite; u must define a reflection"),
+    }
 }
 
 impl CustomOp2 for FusedHan {
@@ -228,7 +272,13 @@ impl CustomOp2 for FusedHan {
         "han-fused"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         match (s1, s2) {
             (CpuStorage::F32(x), CpuStorage::F32(u)) => {
                 let (v, s) = run_fused(x, l1, u, l2, None)?;
@@ -238,7 +288,11 @@ impl CustomOp2 for FusedHan {
                 let (v, s) = run_fused(x, l1, u, l2, None)?;
                 Ok((CpuStorage::F64(v), s))
             }
-            _ => bail!("han-fused: expected f32 or f64 input and u of the same dtype, got {:?} and {:?}", s1.dtype(), s2.dtype()),
+            _ => bail!(
+                "han-fused: expected f32 or f64 input and u of the same dtype, got {:?} and {:?}",
+                s1.dtype(),
+                s2.dtype()
+            ),
         }
     }
 }
@@ -299,17 +353,29 @@ mod tests {
     #[test]
     fn wrong_width_and_empty_input_are_errors() -> Result<()> {
         let l = HanLayer::new(t(&[1.0, 2.0, 3.0]), None)?;
-        let msg = l.forward(&Tensor::ones((2, 4), DType::F64, &Device::Cpu)?).err().map(|e| e.to_string());
+        let msg = l
+            .forward(&Tensor::ones((2, 4), DType::F64, &Device::Cpu)?)
+            .err()
+            .map(|e| e.to_string());
         assert!(msg.is_some_and(|m| m.contains("does not match layer width 3")));
-        assert!(l.forward(&Tensor::zeros((0, 3), DType::F64, &Device::Cpu)?).is_err());
+        assert!(
+            l.forward(&Tensor::zeros((0, 3), DType::F64, &Device::Cpu)?)
+                .is_err()
+        );
         assert!(l.forward(&Tensor::new(1.0f64, &Device::Cpu)?).is_err());
-        assert!(l.forward(&Tensor::ones((2, 3), DType::F32, &Device::Cpu)?).is_err());
+        assert!(
+            l.forward(&Tensor::ones((2, 3), DType::F32, &Device::Cpu)?)
+                .is_err()
+        );
         Ok(())
     }
 
     #[test]
     fn param_counts() -> Result<()> {
-        assert_eq!(HanLayer::new(t(&[1.0; 5]), Some(t(&[0.0; 5])))?.num_params(), 10);
+        assert_eq!(
+            HanLayer::new(t(&[1.0; 5]), Some(t(&[0.0; 5])))?.num_params(),
+            10
+        );
         assert_eq!(HanLayer::new(t(&[1.0; 5]), None)?.num_params(), 5);
         assert_eq!(param_count(30, true), 60);
         Ok(())

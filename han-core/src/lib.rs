@@ -43,6 +43,8 @@
 //! `u . x`), in both the fused and the composed path. Infinite inputs give NaN or infinite
 //! outputs in the same way. Callers that must reject such rows check their inputs first.
 
+#![warn(missing_docs)]
+
 pub mod init;
 pub mod kernel;
 
