@@ -3,7 +3,7 @@
 # package clients, fetches the datasets into data/, then runs every test.
 #
 #   bash scripts/test.sh            # everything
-#   HAN_TEST_QUICK=1 bash scripts/test.sh   # skip the browser test
+#   HAN_TEST_QUICK=1 bash scripts/test.sh   # skip the browser and Docker image tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -48,6 +48,8 @@ HAN_RELIABILITY_QUICK=1 bash scripts/reliability.sh
 if [ -z "${HAN_TEST_QUICK:-}" ]; then
   step "demo page in headless Chromium"
   bash tests-browser/run.sh
+  step "Docker image: build, run on loopback, compare answers, drain (needs root for dockerd)"
+  bash docker/test-image.sh
 fi
 
 step "all tests passed"
