@@ -40,6 +40,10 @@ impl axum::serve::Listener for IdleTimeoutListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         let (stream, addr) = axum::serve::Listener::accept(&mut self.inner).await;
+        // Responses go out at once instead of waiting for the client's delayed ACK (Nagle).
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
         (IdleTimeoutStream { inner: stream, idle: self.idle, deadline: Box::pin(tokio::time::sleep(self.idle)) }, addr)
     }
 
