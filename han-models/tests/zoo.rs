@@ -12,8 +12,8 @@ use han_models::card::Preprocessing;
 use han_models::zoo::{self, Classifier, ZooError};
 use zoo_support::{values, write_card, write_model};
 
-/// Rows per candle forward pass, as the trainer evaluates (`train::eval::EVAL_BATCH`).
-const EVAL_BATCH: usize = 4096;
+/// Rows per candle forward pass, as the trainer evaluates when it writes the card.
+use han_models::train::eval::EVAL_BATCH;
 
 fn argmax(row: &[f32]) -> usize {
     // The first maximum, as the trainer's `argmax_rows`.
