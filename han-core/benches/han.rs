@@ -39,15 +39,7 @@ use rand_chacha::ChaCha8Rng;
 
 const DIMS: [usize; 4] = [64, 256, 1024, 4096];
 const BATCHES: [usize; 3] = [1, 64, 256];
-const VARIANTS: [&str; 7] = [
-    "fused",
-    "composed",
-    "linear",
-    "kernel",
-    "floor_loop",
-    "floor_memcpy",
-    "candle_abs",
-];
+const VARIANTS: [&str; 7] = ["fused", "composed", "linear", "kernel", "floor_loop", "floor_memcpy", "candle_abs"];
 
 fn random(rng: &mut ChaCha8Rng, n: usize, bound: f32) -> Vec<f32> {
     (0..n).map(|_| rng.random_range(-bound..bound)).collect()
@@ -74,15 +66,8 @@ fn bench<M: Measurement>(c: &mut Criterion<M>) -> candle_core::Result<()> {
     for &d in &DIMS {
         let u = random(&mut rng, d, 1.0);
         let b = random(&mut rng, d, 1.0 / (d as f32).sqrt());
-        let layer = HanLayer::new(
-            Tensor::new(u.as_slice(), &dev)?,
-            Some(Tensor::new(b.as_slice(), &dev)?),
-        )?;
-        let w = Tensor::from_vec(
-            random(&mut rng, d * d, 1.0 / (d as f32).sqrt()),
-            (d, d),
-            &dev,
-        )?;
+        let layer = HanLayer::new(Tensor::new(u.as_slice(), &dev)?, Some(Tensor::new(b.as_slice(), &dev)?))?;
+        let w = Tensor::from_vec(random(&mut rng, d * d, 1.0 / (d as f32).sqrt()), (d, d), &dev)?;
         let linear = candle_nn::Linear::new(w, Some(Tensor::new(b.as_slice(), &dev)?));
         let scale = kernel::reflection_scale(&u).expect("u is non-zero");
         for &batch in &BATCHES {
@@ -91,27 +76,17 @@ fn bench<M: Measurement>(c: &mut Criterion<M>) -> candle_core::Result<()> {
             let mut out = vec![0.0f32; batch * d];
             let mut g = c.benchmark_group(format!("d{d}_b{batch}"));
             g.sampling_mode(SamplingMode::Flat);
-            g.bench_function("fused", |bch| {
-                bch.iter(|| layer.forward_fused(black_box(&x)).expect("fused"))
-            });
-            g.bench_function("composed", |bch| {
-                bch.iter(|| layer.forward_composed(black_box(&x)).expect("composed"))
-            });
-            g.bench_function("linear", |bch| {
-                bch.iter(|| linear.forward(black_box(&x)).expect("linear"))
-            });
+            g.bench_function("fused", |bch| bch.iter(|| layer.forward_fused(black_box(&x)).expect("fused")));
+            g.bench_function("composed", |bch| bch.iter(|| layer.forward_composed(black_box(&x)).expect("composed")));
+            g.bench_function("linear", |bch| bch.iter(|| linear.forward(black_box(&x)).expect("linear")));
             g.bench_function("kernel", |bch| {
                 bch.iter(|| kernel::han_rows_serial(black_box(&xs), &u, Some(&b), scale, &mut out))
             });
             g.bench_function("floor_loop", |bch| {
                 bch.iter(|| floor_loop(black_box(&xs), &u, &b, black_box(scale), &mut out))
             });
-            g.bench_function("floor_memcpy", |bch| {
-                bch.iter(|| out.copy_from_slice(black_box(&xs)))
-            });
-            g.bench_function("candle_abs", |bch| {
-                bch.iter(|| black_box(&x).abs().expect("abs"))
-            });
+            g.bench_function("floor_memcpy", |bch| bch.iter(|| out.copy_from_slice(black_box(&xs))));
+            g.bench_function("candle_abs", |bch| bch.iter(|| black_box(&x).abs().expect("abs")));
             g.finish();
             black_box(&out);
         }
@@ -121,8 +96,7 @@ fn bench<M: Measurement>(c: &mut Criterion<M>) -> candle_core::Result<()> {
 
 /// The median (ns) criterion stored for one benchmark, read from its `estimates.json`.
 fn median_ns(dir: &std::path::Path, group: &str, name: &str) -> Option<f64> {
-    let text =
-        std::fs::read_to_string(dir.join(group).join(name).join("new/estimates.json")).ok()?;
+    let text = std::fs::read_to_string(dir.join(group).join(name).join("new/estimates.json")).ok()?;
     let rest = &text[text.find("\"median\"")?..];
     let rest = &rest[rest.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
     rest[..rest.find([',', '}'])?].trim().parse().ok()
@@ -149,9 +123,7 @@ fn print_table(dir: &std::path::Path) {
         _ => "-".to_string(),
     };
     println!("\nMedians:\n");
-    println!(
-        "| d | batch | fused | kernel | floor loop | memcpy | candle abs | composed | Linear |"
-    );
+    println!("| d | batch | fused | kernel | floor loop | memcpy | candle abs | composed | Linear |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &d in &DIMS {
         for &batch in &BATCHES {
@@ -168,10 +140,8 @@ fn print_table(dir: &std::path::Path) {
     for &d in &DIMS {
         for &batch in &BATCHES {
             let m = medians(d, batch);
-            let r: Vec<String> = [(0, 4), (3, 4), (0, 3), (1, 0), (2, 0)]
-                .iter()
-                .map(|&(a, b)| ratio(&m, a, b))
-                .collect();
+            let r: Vec<String> =
+                [(0, 4), (3, 4), (0, 3), (1, 0), (2, 0)].iter().map(|&(a, b)| ratio(&m, a, b)).collect();
             println!("| {d} | {batch} | {} |", r.join(" | "));
         }
     }
@@ -193,10 +163,7 @@ fn process_cpu_ns() -> u64 {
         fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
     }
     const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
-    let mut ts = Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut ts = Timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `ts` is a valid, writable `struct timespec` (two 64-bit fields on 64-bit Linux).
     let rc = unsafe { clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
     assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID) failed");
@@ -207,10 +174,7 @@ fn process_cpu_ns() -> u64 {
 #[cfg(not(target_os = "linux"))]
 fn process_cpu_ns() -> u64 {
     static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    EPOCH
-        .get_or_init(std::time::Instant::now)
-        .elapsed()
-        .as_nanos() as u64
+    EPOCH.get_or_init(std::time::Instant::now).elapsed().as_nanos() as u64
 }
 
 impl Measurement for ProcessCpuTime {
@@ -252,9 +216,7 @@ impl ValueFormatter for Nanoseconds {
     }
     fn scale_throughputs(&self, typical: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
         let per_iter = match *t {
-            Throughput::Bytes(n) | Throughput::BytesDecimal(n) | Throughput::Elements(n) => {
-                n as f64
-            }
+            Throughput::Bytes(n) | Throughput::BytesDecimal(n) | Throughput::Elements(n) => n as f64,
         };
         values.iter_mut().for_each(|v| *v = per_iter * 1e9 / *v);
         let _ = typical;
@@ -293,18 +255,9 @@ fn main() {
     let wall = std::env::var("HAN_BENCH_CLOCK").is_ok_and(|v| v == "wall");
     if wall || !cfg!(target_os = "linux") {
         println!("clock: wall time");
-        run(
-            configure(Criterion::default().with_measurement(WallTime), &out_dir),
-            &out_dir,
-        );
+        run(configure(Criterion::default().with_measurement(WallTime), &out_dir), &out_dir);
     } else {
         println!("clock: process CPU time");
-        run(
-            configure(
-                Criterion::default().with_measurement(ProcessCpuTime),
-                &out_dir,
-            ),
-            &out_dir,
-        );
+        run(configure(Criterion::default().with_measurement(ProcessCpuTime), &out_dir), &out_dir);
     }
 }

@@ -1,9 +1,7 @@
 //! The Han-layer: `y = | x - 2 (u . x / u . u) u + b |`.
 
 use candle_core::backend::BackendStorage;
-use candle_core::{
-    CpuStorage, CustomOp2, CustomOp3, D, DType, Device, Layout, Module, Result, Shape, Tensor, bail,
-};
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, D, DType, Device, Layout, Module, Result, Shape, Tensor, bail};
 use candle_nn::VarBuilder;
 
 use crate::init;
@@ -65,17 +63,10 @@ impl HanLayer {
         }
         if let Some(b) = &bias {
             if b.dims() != [dim] {
-                bail!(
-                    "han: bias must have shape [{dim}] like u, got shape {:?}",
-                    b.dims()
-                );
+                bail!("han: bias must have shape [{dim}] like u, got shape {:?}", b.dims());
             }
             if b.dtype() != u.dtype() {
-                bail!(
-                    "han: bias dtype {:?} differs from u dtype {:?}",
-                    b.dtype(),
-                    u.dtype()
-                );
+                bail!("han: bias dtype {:?} differs from u dtype {:?}", b.dtype(), u.dtype());
             }
             if !b.device().same_device(u.device()) {
                 bail!("han: bias and u are on different devices");
@@ -83,11 +74,7 @@ impl HanLayer {
         }
         // In u's own dtype, as both forward paths compute it: a u whose squared norm
         // overflows (or underflows to zero) in that dtype would define no reflection there.
-        let uu = u
-            .sqr()?
-            .sum_all()?
-            .to_dtype(DType::F64)?
-            .to_scalar::<f64>()?;
+        let uu = u.sqr()?.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
         if !(uu > 0.0 && uu.is_finite()) {
             bail!(
                 "han: u . u = {uu} in {:?}; u must be non-zero and finite to define a \
@@ -122,24 +109,16 @@ impl HanLayer {
         let dims = x.dims();
         match dims.last() {
             None => bail!("han: input is a scalar; expected shape [..., {}]", self.dim),
-            Some(&d) if d != self.dim => bail!(
-                "han: input last dimension {d} does not match layer width {} (input shape {dims:?})",
-                self.dim
-            ),
+            Some(&d) if d != self.dim => {
+                bail!("han: input last dimension {d} does not match layer width {} (input shape {dims:?})", self.dim)
+            }
             _ => {}
         }
         if x.elem_count() == 0 {
-            bail!(
-                "han: input of shape {dims:?} is empty; expected at least one row of width {}",
-                self.dim
-            );
+            bail!("han: input of shape {dims:?} is empty; expected at least one row of width {}", self.dim);
         }
         if x.dtype() != self.u.dtype() {
-            bail!(
-                "han: input dtype {:?} differs from the layer's {:?}",
-                x.dtype(),
-                self.u.dtype()
-            );
+            bail!("han: input dtype {:?} differs from the layer's {:?}", x.dtype(), self.u.dtype());
         }
         Ok(())
     }
@@ -187,11 +166,7 @@ impl HanLayer {
 
 impl Module for HanLayer {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if self.uses_fused(x) {
-            self.forward_fused(x)
-        } else {
-            self.forward_composed(x)
-        }
+        if self.uses_fused(x) { self.forward_fused(x) } else { self.forward_composed(x) }
     }
 }
 
@@ -233,10 +208,7 @@ struct FusedHan;
 fn contiguous<'a, T>(data: &'a [T], layout: &Layout, what: &str) -> Result<&'a [T]> {
     match layout.contiguous_offsets() {
         Some((start, end)) => Ok(&data[start..end]),
-        None => bail!(
-            "han-fused: {what} is not contiguous (shape {:?})",
-            layout.dims()
-        ),
+        None => bail!("han-fused: {what} is not contiguous (shape {:?})", layout.dims()),
     }
 }
 
@@ -272,13 +244,7 @@ impl CustomOp2 for FusedHan {
         "han-fused"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         match (s1, s2) {
             (CpuStorage::F32(x), CpuStorage::F32(u)) => {
                 let (v, s) = run_fused(x, l1, u, l2, None)?;
@@ -353,29 +319,17 @@ mod tests {
     #[test]
     fn wrong_width_and_empty_input_are_errors() -> Result<()> {
         let l = HanLayer::new(t(&[1.0, 2.0, 3.0]), None)?;
-        let msg = l
-            .forward(&Tensor::ones((2, 4), DType::F64, &Device::Cpu)?)
-            .err()
-            .map(|e| e.to_string());
+        let msg = l.forward(&Tensor::ones((2, 4), DType::F64, &Device::Cpu)?).err().map(|e| e.to_string());
         assert!(msg.is_some_and(|m| m.contains("does not match layer width 3")));
-        assert!(
-            l.forward(&Tensor::zeros((0, 3), DType::F64, &Device::Cpu)?)
-                .is_err()
-        );
+        assert!(l.forward(&Tensor::zeros((0, 3), DType::F64, &Device::Cpu)?).is_err());
         assert!(l.forward(&Tensor::new(1.0f64, &Device::Cpu)?).is_err());
-        assert!(
-            l.forward(&Tensor::ones((2, 3), DType::F32, &Device::Cpu)?)
-                .is_err()
-        );
+        assert!(l.forward(&Tensor::ones((2, 3), DType::F32, &Device::Cpu)?).is_err());
         Ok(())
     }
 
     #[test]
     fn param_counts() -> Result<()> {
-        assert_eq!(
-            HanLayer::new(t(&[1.0; 5]), Some(t(&[0.0; 5])))?.num_params(),
-            10
-        );
+        assert_eq!(HanLayer::new(t(&[1.0; 5]), Some(t(&[0.0; 5])))?.num_params(), 10);
         assert_eq!(HanLayer::new(t(&[1.0; 5]), None)?.num_params(), 5);
         assert_eq!(param_count(30, true), 60);
         Ok(())

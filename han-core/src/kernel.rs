@@ -181,11 +181,7 @@ pub fn reflection_scale<T: Float>(u: &[T]) -> Option<T> {
 #[inline]
 fn scale_from_norm2<T: Float>(uu: T) -> Option<T> {
     let uu = uu.to_f64();
-    if uu > 0.0 && uu.is_finite() {
-        Some(T::from_f64(2.0 / uu))
-    } else {
-        None
-    }
+    if uu > 0.0 && uu.is_finite() { Some(T::from_f64(2.0 / uu)) } else { None }
 }
 
 /// A place a kernel writes one output element to: an initialised element, or uninitialised
@@ -295,13 +291,7 @@ multiversioned! {
 }
 
 #[inline(always)]
-fn rows_serial_portable<T: Float, S: Slot<T>>(
-    x: &[T],
-    u: &[T],
-    bias: Option<&[T]>,
-    scale: T,
-    out: &mut [S],
-) {
+fn rows_serial_portable<T: Float, S: Slot<T>>(x: &[T], u: &[T], bias: Option<&[T]>, scale: T, out: &mut [S]) {
     let d = u.len();
     if d == 0 {
         return;
@@ -312,13 +302,7 @@ fn rows_serial_portable<T: Float, S: Slot<T>>(
     }
 }
 
-fn rows_maybe_parallel<T: Float, S: Slot<T>>(
-    x: &[T],
-    u: &[T],
-    bias: Option<&[T]>,
-    scale: T,
-    out: &mut [S],
-) {
+fn rows_maybe_parallel<T: Float, S: Slot<T>>(x: &[T], u: &[T], bias: Option<&[T]>, scale: T, out: &mut [S]) {
     let d = u.len();
     if d == 0 {
         return;
@@ -367,12 +351,7 @@ multiversioned! {
 }
 
 #[inline(always)]
-fn first_row_portable<T: Float>(
-    x: &[T],
-    u: &[T],
-    bias: Option<&[T]>,
-    out: &mut [MaybeUninit<T>],
-) -> Option<T> {
+fn first_row_portable<T: Float>(x: &[T], u: &[T], bias: Option<&[T]>, out: &mut [MaybeUninit<T>]) -> Option<T> {
     let (xu, uu) = dot_and_norm2(x, u);
     let scale = scale_from_norm2(uu)?;
     sweep(x, u, bias, xu * scale, out);
@@ -389,10 +368,7 @@ mod tests {
             let a: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
             let b: Vec<f64> = (0..n).map(|i| (i as f64 * 1.3).cos()).collect();
             let naive: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-            assert!(
-                (dot(&a, &b) - naive).abs() <= 1e-12 * (1.0 + naive.abs()),
-                "n = {n}"
-            );
+            assert!((dot(&a, &b) - naive).abs() <= 1e-12 * (1.0 + naive.abs()), "n = {n}");
         }
     }
 
@@ -423,9 +399,7 @@ mod tests {
     fn parallel_and_serial_agree_bitwise() {
         let d = 300;
         let rows = PAR_MIN_ELEMS / d + 7;
-        let x: Vec<f32> = (0..rows * d)
-            .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
-            .collect();
+        let x: Vec<f32> = (0..rows * d).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
         let u: Vec<f32> = (0..d).map(|i| (i as f32).cos()).collect();
         let b: Vec<f32> = (0..d).map(|i| (i as f32 * 0.1).sin() * 0.05).collect();
         let s = reflection_scale(&u).unwrap_or(0.0);
@@ -444,11 +418,7 @@ mod tests {
     fn all_entry_points_agree<T: Float>(conv: impl Fn(&[f64]) -> Vec<T>) {
         for d in [1usize, 2, 7, 31, 32, 33, 64, 100, 257] {
             let rows = 3;
-            let (x, u, b) = (
-                conv(&wave(rows * d, 0.77)),
-                conv(&wave(d, 1.31)),
-                conv(&wave(d, 0.05)),
-            );
+            let (x, u, b) = (conv(&wave(rows * d, 0.77)), conv(&wave(d, 1.31)), conv(&wave(d, 0.05)));
             let s = reflection_scale(&u).expect("u is non-zero");
             let mut serial = vec![T::ZERO; x.len()];
             han_rows_serial(&x, &u, Some(&b), s, &mut serial);
@@ -468,10 +438,7 @@ mod tests {
             // The portable code gives the same bits as whichever variant ran above.
             let mut portable = vec![T::ZERO; x.len()];
             rows_serial_portable(&x, &u, Some(&b), s, &mut portable);
-            assert_eq!(
-                portable, serial,
-                "d = {d}: portable and dispatched kernels differ"
-            );
+            assert_eq!(portable, serial, "d = {d}: portable and dispatched kernels differ");
             let (xu, uu) = dot_and_norm2(&x[..d], &u);
             assert_eq!((xu, uu), (dot(&x[..d], &u), dot(&u, &u)));
         }

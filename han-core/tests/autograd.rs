@@ -47,19 +47,13 @@ fn check(d: usize, seed: u64) -> Result<()> {
         .flat_map(|r| r.iter().zip(&b).map(|(v, b)| v + b).collect::<Vec<_>>())
         .collect();
     let kink = z.iter().fold(f64::INFINITY, |m, v| m.min(v.abs()));
-    assert!(
-        kink > 1e-4,
-        "seed {seed}: a pre-activation is {kink:e} from a kink; pick another seed"
-    );
+    assert!(kink > 1e-4, "seed {seed}: a pre-activation is {kink:e} from a kink; pick another seed");
 
     let (xt, ct) = (t64(&x, &[ROWS, d])?, t64(&c, &[ROWS, d])?);
     let uv = Var::from_tensor(&t64(&u, &[d])?)?;
     let bv = Var::from_tensor(&t64(&b, &[d])?)?;
     let layer = HanLayer::new(uv.as_tensor().clone(), Some(bv.as_tensor().clone()))?;
-    assert!(
-        !layer.uses_fused(&xt),
-        "variables must take the differentiable path"
-    );
+    assert!(!layer.uses_fused(&xt), "variables must take the differentiable path");
     let grads = (layer.forward(&xt)? * &ct)?.sum_all()?.backward()?;
     let gu = flat(grads.get(uv.as_tensor()).expect("gradient of u"))?;
     let gb = flat(grads.get(bv.as_tensor()).expect("gradient of bias"))?;
@@ -68,42 +62,19 @@ fn check(d: usize, seed: u64) -> Result<()> {
     // Only the direction of u matters, so the gradient of u is orthogonal to u (and zero for
     // d = 1, where H = -1 whatever u is): checked on the autograd gradient.
     let along_u: f64 = gu.iter().zip(&u).map(|(g, u)| g * u).sum();
-    assert!(
-        along_u.abs() < 1e-12 * norm(&gu).max(1.0) * norm(&u),
-        "d = {d}: u . grad_u = {along_u:e}"
-    );
+    assert!(along_u.abs() < 1e-12 * norm(&gu).max(1.0) * norm(&u), "d = {d}: u . grad_u = {along_u:e}");
     if d == 1 {
-        assert!(
-            gu[0].abs() < 1e-12 && fu[0].abs() < 1e-8,
-            "d = 1: grad_u = {gu:?}, fd {fu:?}"
-        );
+        assert!(gu[0].abs() < 1e-12 && fu[0].abs() < 1e-8, "d = 1: grad_u = {gu:?}, fd {fu:?}");
         assert!(rel_err(&gb, &fb) < 1e-6);
         return Ok(());
     }
-    assert!(
-        rel_err(&gu, &fu) < 1e-6,
-        "d = {d}: u gradient off by {:e} relative",
-        rel_err(&gu, &fu)
-    );
-    assert!(
-        rel_err(&gb, &fb) < 1e-6,
-        "d = {d}: bias gradient off by {:e} relative",
-        rel_err(&gb, &fb)
-    );
+    assert!(rel_err(&gu, &fu) < 1e-6, "d = {d}: u gradient off by {:e} relative", rel_err(&gu, &fu));
+    assert!(rel_err(&gb, &fb) < 1e-6, "d = {d}: bias gradient off by {:e} relative", rel_err(&gb, &fb));
     for (i, (a, f)) in gu.iter().zip(&fu).chain(gb.iter().zip(&fb)).enumerate() {
-        assert!(
-            (a - f).abs() <= 1e-6 * f.abs().max(1e-2),
-            "d = {d}, entry {i}: autograd {a}, fd {f}"
-        );
+        assert!((a - f).abs() <= 1e-6 * f.abs().max(1e-2), "d = {d}, entry {i}: autograd {a}, fd {f}");
     }
     // The bias gradient has a closed form: sum over rows of c * sign(z).
-    let want_b: Vec<f64> = (0..d)
-        .map(|i| {
-            (0..ROWS)
-                .map(|r| c[r * d + i] * z[r * d + i].signum())
-                .sum()
-        })
-        .collect();
+    let want_b: Vec<f64> = (0..d).map(|i| (0..ROWS).map(|r| c[r * d + i] * z[r * d + i].signum()).sum()).collect();
     assert!(max_abs_diff(&gb, &want_b) < 1e-12);
     Ok(())
 }
@@ -132,17 +103,11 @@ fn builder_variables_receive_gradients_and_a_step_lowers_the_loss() -> Result<()
     let data = varmap.data().lock().expect("varmap lock").clone();
     for name in ["han.u", "han.bias"] {
         let g = grads.get(data[name].as_tensor()).expect("gradient");
-        assert!(
-            g.sqr()?.sum_all()?.to_scalar::<f64>()? > 0.0,
-            "{name} has a zero gradient"
-        );
+        assert!(g.sqr()?.sum_all()?.to_scalar::<f64>()? > 0.0, "{name} has a zero gradient");
     }
     let mut sgd = candle_nn::SGD::new(varmap.all_vars(), 0.01)?;
     sgd.step(&grads)?;
     let after = mse(&layer)?.to_scalar::<f64>()?;
-    assert!(
-        after < before,
-        "an SGD step did not lower the loss: {before} -> {after}"
-    );
+    assert!(after < before, "an SGD step did not lower the loss: {before} -> {after}");
     Ok(())
 }

@@ -12,28 +12,12 @@ const ROWS: usize = 5;
 
 /// Every element within `tol` times the scale of its row (`||x|| + ||b||`, the largest an
 /// output element can be).
-fn assert_rows_close(
-    got: &[f64],
-    want: &[f64],
-    x: &[f64],
-    b: Option<&[f64]>,
-    d: usize,
-    tol: f64,
-    what: &str,
-) {
+fn assert_rows_close(got: &[f64], want: &[f64], x: &[f64], b: Option<&[f64]>, d: usize, tol: f64, what: &str) {
     let bn = b.map_or(0.0, norm);
-    for (r, ((g, w), xr)) in got
-        .chunks(d)
-        .zip(want.chunks(d))
-        .zip(x.chunks(d))
-        .enumerate()
-    {
+    for (r, ((g, w), xr)) in got.chunks(d).zip(want.chunks(d)).zip(x.chunks(d)).enumerate() {
         let scale = norm(xr) + bn;
         let err = max_abs_diff(g, w);
-        assert!(
-            err <= tol * scale,
-            "{what}: d = {d}, row {r}: max error {err:e} > {tol:e} * {scale}"
-        );
+        assert!(err <= tol * scale, "{what}: d = {d}, row {r}: max error {err:e} > {tol:e} * {scale}");
     }
 }
 
@@ -76,10 +60,7 @@ fn forward_without_bias_equals_dense_form() -> Result<()> {
         let want = dense_han(&u, None, &x);
         let layer = HanLayer::new(t64(&u, &[d])?, None)?;
         let xt = t64(&x, &[ROWS, d])?;
-        for (what, y) in [
-            ("fused", layer.forward_fused(&xt)?),
-            ("composed", layer.forward_composed(&xt)?),
-        ] {
+        for (what, y) in [("fused", layer.forward_fused(&xt)?), ("composed", layer.forward_composed(&xt)?)] {
             assert_rows_close(&flat(&y)?, &want, &x, None, d, 1e-13, what);
         }
     }
@@ -96,10 +77,7 @@ fn forward_equals_dense_form_f32() -> Result<()> {
         let want = dense_han(&u, Some(&b), &x);
         let layer = HanLayer::new(t32(&u, &[d])?, Some(t32(&b, &[d])?))?;
         let xt = t32(&x, &[ROWS, d])?;
-        for (what, y) in [
-            ("fused", layer.forward_fused(&xt)?),
-            ("composed", layer.forward_composed(&xt)?),
-        ] {
+        for (what, y) in [("fused", layer.forward_fused(&xt)?), ("composed", layer.forward_composed(&xt)?)] {
             assert_eq!(y.dtype(), candle_core::DType::F32);
             assert_rows_close(&flat(&y)?, &want, &x, Some(&b), d, 1e-5, what);
         }
@@ -164,23 +142,7 @@ fn builder_layer_equals_dense_form_of_its_own_tensors() -> Result<()> {
     let want = dense_han(&u, Some(&b), &x);
     // Variables track ops, so forward takes the composed path; the fused one must agree.
     let xt = t64(&x, &[ROWS, d])?;
-    assert_rows_close(
-        &flat(&layer.forward(&xt)?)?,
-        &want,
-        &x,
-        Some(&b),
-        d,
-        1e-13,
-        "forward",
-    );
-    assert_rows_close(
-        &flat(&layer.forward_fused(&xt)?)?,
-        &want,
-        &x,
-        Some(&b),
-        d,
-        1e-13,
-        "fused",
-    );
+    assert_rows_close(&flat(&layer.forward(&xt)?)?, &want, &x, Some(&b), d, 1e-13, "forward");
+    assert_rows_close(&flat(&layer.forward_fused(&xt)?)?, &want, &x, Some(&b), d, 1e-13, "fused");
     Ok(())
 }

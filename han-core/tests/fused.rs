@@ -24,12 +24,7 @@ fn assert_agree(l: &HanLayer, x: &Tensor, tol: f64) -> Result<()> {
     for (r, ((f, c), xr)) in f.chunks(d).zip(c.chunks(d)).zip(xs.chunks(d)).enumerate() {
         let scale = norm(xr) + bn;
         let err = max_abs_diff(f, c);
-        assert!(
-            err <= tol * scale,
-            "shape {:?} {:?}, row {r}: error {err:e} > {tol:e} * {scale}",
-            x.dims(),
-            x.dtype()
-        );
+        assert!(err <= tol * scale, "shape {:?} {:?}, row {r}: error {err:e} > {tol:e} * {scale}", x.dims(), x.dtype());
     }
     Ok(())
 }
@@ -38,22 +33,14 @@ fn make(d: usize, dtype: DType, bias: bool, rng: &mut rand_chacha::ChaCha8Rng) -
     let u = normal(rng, d);
     let b = uniform(rng, d, -1.0, 1.0);
     let t = |v: &[f64]| {
-        if dtype == DType::F32 {
-            t32(v, &[d])
-        } else {
-            t64(v, &[d])
-        }
+        if dtype == DType::F32 { t32(v, &[d]) } else { t64(v, &[d]) }
     };
     HanLayer::new(t(&u)?, if bias { Some(t(&b)?) } else { None })
 }
 
 fn input(shape: &[usize], dtype: DType, rng: &mut rand_chacha::ChaCha8Rng) -> Result<Tensor> {
     let v = normal(rng, shape.iter().product());
-    if dtype == DType::F32 {
-        t32(&v, shape)
-    } else {
-        t64(&v, shape)
-    }
+    if dtype == DType::F32 { t32(&v, shape) } else { t64(&v, shape) }
 }
 
 #[test]
@@ -64,13 +51,7 @@ fn fused_and_composed_agree_on_random_shapes() -> Result<()> {
             for bias in [true, false] {
                 let l = make(d, dtype, bias, &mut rng)?;
                 let (a, b) = (rng.random_range(1..5), rng.random_range(1..7));
-                for shape in [
-                    vec![d],
-                    vec![1, d],
-                    vec![a * b, d],
-                    vec![a, b, d],
-                    vec![2, a, b, d],
-                ] {
+                for shape in [vec![d], vec![1, d], vec![a * b, d], vec![a, b, d], vec![2, a, b, d]] {
                     assert_agree(&l, &input(&shape, dtype, &mut rng)?, tol)?;
                 }
             }

@@ -72,10 +72,7 @@ fn jacobian_fd(layers: &[HanLayer], x: &[f64]) -> Result<Vec<f64>> {
     let y = flat(&run(layers, &t64(&pts, &[2 * D, D])?)?)?;
     let mut jac = vec![0.0; D * D];
     for j in 0..D {
-        let (plus, minus) = (
-            &y[2 * j * D..(2 * j + 1) * D],
-            &y[(2 * j + 1) * D..(2 * j + 2) * D],
-        );
+        let (plus, minus) = (&y[2 * j * D..(2 * j + 1) * D], &y[(2 * j + 1) * D..(2 * j + 2) * D]);
         for i in 0..D {
             jac[i * D + j] = (plus[i] - minus[i]) / (2.0 * H);
         }
@@ -107,9 +104,7 @@ fn orthogonality_defect(j: &[f64]) -> f64 {
 
 /// `max |J_ij - I_ij|`: a Jacobian equal to the identity would make the test vacuous.
 fn distance_from_identity(j: &[f64]) -> f64 {
-    (0..D * D)
-        .map(|k| (j[k] - if k % (D + 1) == 0 { 1.0 } else { 0.0 }).abs())
-        .fold(0.0, f64::max)
+    (0..D * D).map(|k| (j[k] - if k % (D + 1) == 0 { 1.0 } else { 0.0 }).abs()).fold(0.0, f64::max)
 }
 
 fn check(depth: usize, seed: u64) -> Result<()> {
@@ -117,25 +112,13 @@ fn check(depth: usize, seed: u64) -> Result<()> {
     let x = smooth_point(&layers, seed + 1)?;
     let fd = jacobian_fd(&layers, &x)?;
     let ad = jacobian_autograd(&layers, &x)?;
-    assert!(
-        distance_from_identity(&fd) > 0.1,
-        "depth {depth}: J is (nearly) the identity"
-    );
+    assert!(distance_from_identity(&fd) > 0.1, "depth {depth}: J is (nearly) the identity");
     let (dfd, dad) = (orthogonality_defect(&fd), orthogonality_defect(&ad));
-    assert!(
-        dfd < 1e-9,
-        "depth {depth}: finite differences give |J^T J - I| = {dfd:e}"
-    );
-    assert!(
-        dad < 1e-9,
-        "depth {depth}: autograd gives |J^T J - I| = {dad:e}"
-    );
+    assert!(dfd < 1e-9, "depth {depth}: finite differences give |J^T J - I| = {dfd:e}");
+    assert!(dad < 1e-9, "depth {depth}: autograd gives |J^T J - I| = {dad:e}");
     // The two measurements agree with each other.
     let diff = max_abs_diff(&fd, &ad);
-    assert!(
-        diff < 1e-9,
-        "depth {depth}: finite differences and autograd differ by {diff:e}"
-    );
+    assert!(diff < 1e-9, "depth {depth}: finite differences and autograd differ by {diff:e}");
     Ok(())
 }
 
@@ -157,11 +140,7 @@ fn jacobian_is_sign_pattern_times_householder() -> Result<()> {
     let u = flat(layers[0].u())?;
     let b = flat(layers[0].bias().expect("bias"))?;
     let h = householder(&u);
-    let z: Vec<f64> = dense_reflect(&h, D, &x)
-        .iter()
-        .zip(&b)
-        .map(|(v, b)| v + b)
-        .collect();
+    let z: Vec<f64> = dense_reflect(&h, D, &x).iter().zip(&b).map(|(v, b)| v + b).collect();
     let want: Vec<f64> = (0..D * D).map(|k| z[k / D].signum() * h[k]).collect();
     let got = jacobian_fd(&layers, &x)?;
     assert!(max_abs_diff(&got, &want) < 1e-9);

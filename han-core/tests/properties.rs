@@ -30,15 +30,8 @@ fn one_lipschitz_over_ten_thousand_random_pairs() -> Result<()> {
             .zip(v.chunks(d))
             .enumerate()
             .flat_map(|(k, (x, v))| {
-                let eps = if k % 2 == 0 {
-                    1.0
-                } else {
-                    10f64.powf(rng.random_range(-6.0..0.0))
-                };
-                x.iter()
-                    .zip(v)
-                    .map(move |(x, v)| x + eps * v)
-                    .collect::<Vec<_>>()
+                let eps = if k % 2 == 0 { 1.0 } else { 10f64.powf(rng.random_range(-6.0..0.0)) };
+                x.iter().zip(v).map(move |(x, v)| x + eps * v).collect::<Vec<_>>()
             })
             .collect();
         let y = flat(&l.forward(&t64(&x, &[PAIRS, d])?)?)?;
@@ -46,21 +39,10 @@ fn one_lipschitz_over_ten_thousand_random_pairs() -> Result<()> {
         let mut tight: f64 = 0.0;
         for k in 0..PAIRS {
             let r = k * d..(k + 1) * d;
-            let dx: Vec<f64> = x[r.clone()]
-                .iter()
-                .zip(&x2[r.clone()])
-                .map(|(a, b)| a - b)
-                .collect();
-            let dy: Vec<f64> = y[r.clone()]
-                .iter()
-                .zip(&y2[r])
-                .map(|(a, b)| a - b)
-                .collect();
+            let dx: Vec<f64> = x[r.clone()].iter().zip(&x2[r.clone()]).map(|(a, b)| a - b).collect();
+            let dy: Vec<f64> = y[r.clone()].iter().zip(&y2[r]).map(|(a, b)| a - b).collect();
             let ratio = norm(&dy) / norm(&dx);
-            assert!(
-                ratio <= 1.0 + 1e-9,
-                "d = {d}, pair {k}: |f(x) - f(x')| / |x - x'| = {ratio}"
-            );
+            assert!(ratio <= 1.0 + 1e-9, "d = {d}, pair {k}: |f(x) - f(x')| / |x - x'| = {ratio}");
             worst = worst.max(ratio);
             tight = tight.max(ratio);
         }
@@ -79,11 +61,7 @@ fn reflecting_twice_is_identity() -> Result<()> {
         let xt = t64(&x, &[9, d])?;
         let once = flat(&l.reflect(&xt)?)?;
         let twice = flat(&l.reflect(&l.reflect(&xt)?)?)?;
-        assert!(
-            rel_err(&twice, &x) < 1e-14,
-            "d = {d}: H H x != x ({:e})",
-            rel_err(&twice, &x)
-        );
+        assert!(rel_err(&twice, &x) < 1e-14, "d = {d}: H H x != x ({:e})", rel_err(&twice, &x));
         // H is an isometry, and not the identity (for d >= 2 some x moves; for d = 1, H = -1).
         assert!((norm(&once) - norm(&x)).abs() < 1e-13 * norm(&x));
         assert!(rel_err(&once, &x) > 1e-3, "d = {d}: H x == x");
@@ -113,16 +91,10 @@ fn scaling_u_changes_nothing() -> Result<()> {
             for (what, got) in [
                 ("fused", ls.forward_fused(&xt)?),
                 ("composed", ls.forward_composed(&xt)?),
-                (
-                    "reflect",
-                    ls.reflect(&xt)?.broadcast_add(&t64(&b, &[d])?)?.abs()?,
-                ),
+                ("reflect", ls.reflect(&xt)?.broadcast_add(&t64(&b, &[d])?)?.abs()?),
             ] {
                 let e = rel_err(&flat(&got)?, &want);
-                assert!(
-                    e < 1e-13,
-                    "d = {d}, u scaled by {alpha}, {what}: relative change {e:e}"
-                );
+                assert!(e < 1e-13, "d = {d}, u scaled by {alpha}, {what}: relative change {e:e}");
             }
         }
     }

@@ -92,13 +92,18 @@ fn main() -> Result<()> {
     };
     let run = |name: &str| only.as_deref().is_none_or(|o| o == name);
     let mut args = args.into_iter();
-    let dir = PathBuf::from(args.next().unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/reference/checkerboard").into()));
-    let seconds: f64 = args.next().map(|s| s.parse()).transpose().context("SECONDS_EACH must be a number")?.unwrap_or(3.0);
+    let dir = PathBuf::from(
+        args.next()
+            .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/reference/checkerboard").into()),
+    );
+    let seconds: f64 =
+        args.next().map(|s| s.parse()).transpose().context("SECONDS_EACH must be a number")?.unwrap_or(3.0);
 
     let spec_path = concat!(env!("CARGO_MANIFEST_DIR"), "/specs/checkerboard-reference.json");
     let spec = ModelSpec::from_json(&std::fs::read_to_string(spec_path).context(spec_path)?)?;
     let weights = dir.join("hannet-reference.safetensors");
-    let tensors = candle_core::safetensors::load(&weights, &Device::Cpu).with_context(|| weights.display().to_string())?;
+    let tensors =
+        candle_core::safetensors::load(&weights, &Device::Cpu).with_context(|| weights.display().to_string())?;
     let net = Sequential::new(&spec, VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu))?;
     let fast = FastNet::from_sequential(&net)?;
 
@@ -116,7 +121,10 @@ fn main() -> Result<()> {
     let b = net.forward(&Tensor::from_slice(&x, (n, 2), &Device::Cpu)?)?.flatten_all()?.to_vec1::<f32>()?;
     let worst = a.iter().zip(&b).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
     anyhow::ensure!(worst < 1e-4, "fast and candle paths differ by {worst}");
-    eprintln!("{n} test points; fast vs candle: largest difference {worst:e}; rayon threads: {}", rayon::current_num_threads());
+    eprintln!(
+        "{n} test points; fast vs candle: largest difference {worst:e}; rayon threads: {}",
+        rayon::current_num_threads()
+    );
 
     let threads = rayon::current_num_threads();
     let mut out = Vec::with_capacity(n * 2);

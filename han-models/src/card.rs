@@ -248,8 +248,13 @@ impl Card {
         if self.params != self.architecture.param_counts() {
             return Err(bad("params do not match the architecture".into()));
         }
-        if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') || self.name.starts_with('.') {
-            return Err(bad("name must be non-empty ASCII letters, digits, '-', '_' or '.', not starting with '.'".into()));
+        if self.name.is_empty()
+            || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+            || self.name.starts_with('.')
+        {
+            return Err(bad(
+                "name must be non-empty ASCII letters, digits, '-', '_' or '.', not starting with '.'".into()
+            ));
         }
         Ok(())
     }

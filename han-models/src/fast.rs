@@ -191,7 +191,9 @@ impl Op {
     /// Fuses a following activation into this op; false when it cannot.
     fn fuse(&mut self, act: Act) -> bool {
         match self {
-            Self::Linear(LinearOp { act: a, .. }) | Self::Conv(ConvOp { act: a, .. }) | Self::Act(a, _) if *a == Act::None => {
+            Self::Linear(LinearOp { act: a, .. }) | Self::Conv(ConvOp { act: a, .. }) | Self::Act(a, _)
+                if *a == Act::None =>
+            {
                 *a = act;
                 true
             }
@@ -284,7 +286,11 @@ impl FastNet {
                 Layer::Conv2d(c) => {
                     let cfg = c.config();
                     if cfg.dilation != 1 || cfg.groups != 1 {
-                        bail!("fast: layer {index}: dilation {} and groups {} are not supported", cfg.dilation, cfg.groups);
+                        bail!(
+                            "fast: layer {index}: dilation {} and groups {} are not supported",
+                            cfg.dilation,
+                            cfg.groups
+                        );
                     }
                     let (cout, cin, k, k2) = c.weight().dims4()?;
                     let ([_, h, w], [_, oh, ow]) = (in_shape.as_slice(), shape.as_slice()) else {
@@ -687,7 +693,8 @@ mod tests {
             let oh = (h + 2 * pad - k) / stride + 1;
             let ow = (w + 2 * pad - k) / stride + 1;
             let weight: Vec<f32> = (0..cout * cin * k * k).map(|i| ((i * 5) % 7) as f32 - 3.0).collect();
-            let c = ConvOp { cin, cout, k, stride, pad, h, w, oh, ow, weight, bias: vec![0.5, -1.0, 2.0], act: Act::None };
+            let c =
+                ConvOp { cin, cout, k, stride, pad, h, w, oh, ow, weight, bias: vec![0.5, -1.0, 2.0], act: Act::None };
             let x: Vec<f32> = (0..cin * h * w).map(|i| ((i * 3) % 10) as f32 - 4.5).collect();
             let mut y = vec![f32::NAN; cout * oh * ow];
             conv_sample::<Plain>(&c, &x, &mut y);
@@ -698,9 +705,13 @@ mod tests {
                         for ci in 0..cin {
                             for ky in 0..k {
                                 for kx in 0..k {
-                                    let (iy, ix) = ((oy * stride + ky) as isize - pad as isize, (ox * stride + kx) as isize - pad as isize);
+                                    let (iy, ix) = (
+                                        (oy * stride + ky) as isize - pad as isize,
+                                        (ox * stride + kx) as isize - pad as isize,
+                                    );
                                     if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
-                                        v += c.weight[((co * cin + ci) * k + ky) * k + kx] * x[(ci * h + iy as usize) * w + ix as usize];
+                                        v += c.weight[((co * cin + ci) * k + ky) * k + kx]
+                                            * x[(ci * h + iy as usize) * w + ix as usize];
                                     }
                                 }
                             }

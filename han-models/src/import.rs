@@ -100,13 +100,17 @@ pub struct CheckReport {
 
 /// Name, dtype and shape of every tensor in a safetensors buffer.
 pub fn header(bytes: &[u8], path: &Path) -> Result<BTreeMap<String, (safetensors::Dtype, Vec<usize>)>, ImportError> {
-    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| ImportError::Format { path: path.to_path_buf(), why: e.to_string() })?;
+    let st = safetensors::SafeTensors::deserialize(bytes)
+        .map_err(|e| ImportError::Format { path: path.to_path_buf(), why: e.to_string() })?;
     Ok(st.iter().map(|(n, v)| (n.to_string(), (v.dtype(), v.shape().to_vec()))).collect())
 }
 
 /// Checks that `tensors` (name -> dtype, shape) hold every tensor `spec` needs, with the
 /// right shapes.
-pub fn check(spec: &ModelSpec, tensors: &BTreeMap<String, (safetensors::Dtype, Vec<usize>)>) -> Result<CheckReport, ImportError> {
+pub fn check(
+    spec: &ModelSpec,
+    tensors: &BTreeMap<String, (safetensors::Dtype, Vec<usize>)>,
+) -> Result<CheckReport, ImportError> {
     spec.validate()?;
     let available = || tensors.keys().cloned().collect::<Vec<_>>();
     let mut used = Vec::new();
@@ -116,11 +120,22 @@ pub fn check(spec: &ModelSpec, tensors: &BTreeMap<String, (safetensors::Dtype, V
         let need = |suffix: &str, shapes: &[Vec<usize>], used: &mut Vec<String>| -> Result<(), ImportError> {
             let tensor = format!("{prefix}.{suffix}");
             let Some((dtype, shape)) = tensors.get(&tensor) else {
-                return Err(ImportError::Missing { tensor, layer: i, describe: describe.clone(), available: available() });
+                return Err(ImportError::Missing {
+                    tensor,
+                    layer: i,
+                    describe: describe.clone(),
+                    available: available(),
+                });
             };
             if !shapes.contains(shape) {
                 let expected = shapes.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(" or ");
-                return Err(ImportError::Shape { tensor, layer: i, describe: describe.clone(), expected, found: shape.clone() });
+                return Err(ImportError::Shape {
+                    tensor,
+                    layer: i,
+                    describe: describe.clone(),
+                    expected,
+                    found: shape.clone(),
+                });
             }
             use safetensors::Dtype as D;
             if !matches!(dtype, D::F32 | D::F16 | D::BF16 | D::F64) {
@@ -158,7 +173,11 @@ pub fn check(spec: &ModelSpec, tensors: &BTreeMap<String, (safetensors::Dtype, V
                 need("weight", &[vec![*out_channels, *in_channels, *kernel_size, *kernel_size]], &mut used)?;
                 need("bias", &[vec![*out_channels]], &mut used)?;
             }
-            LayerSpec::Abs | LayerSpec::Relu | LayerSpec::MaxPool2d { .. } | LayerSpec::Flatten | LayerSpec::Reshape { .. } => {}
+            LayerSpec::Abs
+            | LayerSpec::Relu
+            | LayerSpec::MaxPool2d { .. }
+            | LayerSpec::Flatten
+            | LayerSpec::Reshape { .. } => {}
         }
     }
     let unused = tensors.keys().filter(|k| !used.contains(k)).cloned().collect();

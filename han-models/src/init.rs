@@ -185,7 +185,13 @@ pub fn seeded_varbuilder<'a>(seed: u64, varmap: &VarMap, dtype: DType, dev: &Dev
 }
 
 /// Like [`seeded_varbuilder`] with an [`InitScheme`].
-pub fn seeded_varbuilder_with<'a>(seed: u64, scheme: InitScheme, varmap: &VarMap, dtype: DType, dev: &Device) -> VarBuilder<'a> {
+pub fn seeded_varbuilder_with<'a>(
+    seed: u64,
+    scheme: InitScheme,
+    varmap: &VarMap,
+    dtype: DType,
+    dev: &Device,
+) -> VarBuilder<'a> {
     VarBuilder::from_backend(Box::new(SeededInit::new(seed, varmap).with_scheme(scheme)), dtype, dev.clone())
 }
 
@@ -247,7 +253,8 @@ mod tests {
         for (shape, name) in [((30, 2), "a.weight"), ((2, 30), "b.weight"), ((30, 30), "c.weight")] {
             let w = vb.get_with_hints(shape, name, hint).expect("get");
             // The smaller Gram matrix is the identity.
-            let g = if shape.0 <= shape.1 { w.matmul(&w.t().expect("t")) } else { w.t().expect("t").matmul(&w) }.expect("gram");
+            let g = if shape.0 <= shape.1 { w.matmul(&w.t().expect("t")) } else { w.t().expect("t").matmul(&w) }
+                .expect("gram");
             let g = g.to_vec2::<f64>().expect("g");
             for (i, row) in g.iter().enumerate() {
                 for (j, &v) in row.iter().enumerate() {

@@ -12,10 +12,10 @@
 pub mod arch;
 pub mod card;
 pub mod data;
-pub mod sequential;
-pub mod spec;
 pub mod fast;
 pub mod import;
 pub mod init;
+pub mod sequential;
+pub mod spec;
 pub mod train;
 pub mod zoo;

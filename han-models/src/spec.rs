@@ -151,7 +151,9 @@ impl LayerSpec {
     /// Number of parameters of this layer.
     pub fn param_count(&self) -> usize {
         match *self {
-            Self::Linear { in_features, out_features, bias } => in_features * out_features + if bias { out_features } else { 0 },
+            Self::Linear { in_features, out_features, bias } => {
+                in_features * out_features + if bias { out_features } else { 0 }
+            }
             Self::Han { dim, bias } => han_core::param_count(dim, bias),
             Self::Conv2d { in_channels, out_channels, kernel_size, .. } => {
                 out_channels * in_channels * kernel_size * kernel_size + out_channels
@@ -174,11 +176,18 @@ impl LayerSpec {
             },
             Self::Abs | Self::Relu => Ok(input.to_vec()),
             Self::Conv2d { in_channels, out_channels, kernel_size, stride, padding } => match input {
-                [c, h, w] if c == in_channels && h + 2 * padding >= *kernel_size && w + 2 * padding >= *kernel_size && *stride > 0 => Ok(vec![
-                    *out_channels,
-                    (h + 2 * padding - kernel_size) / stride + 1,
-                    (w + 2 * padding - kernel_size) / stride + 1,
-                ]),
+                [c, h, w]
+                    if c == in_channels
+                        && h + 2 * padding >= *kernel_size
+                        && w + 2 * padding >= *kernel_size
+                        && *stride > 0 =>
+                {
+                    Ok(vec![
+                        *out_channels,
+                        (h + 2 * padding - kernel_size) / stride + 1,
+                        (w + 2 * padding - kernel_size) / stride + 1,
+                    ])
+                }
                 _ => Err(format!("expects [{in_channels}, H, W] with H, W + 2 x padding >= kernel {kernel_size}")),
             },
             Self::MaxPool2d { kernel_size } => match input {
@@ -192,7 +201,10 @@ impl LayerSpec {
                 if shape.iter().product::<usize>() == numel {
                     Ok(shape.clone())
                 } else {
-                    Err(format!("reshape to {shape:?} needs {} elements, the input has {numel}", shape.iter().product::<usize>()))
+                    Err(format!(
+                        "reshape to {shape:?} needs {} elements, the input has {numel}",
+                        shape.iter().product::<usize>()
+                    ))
                 }
             }
         }
@@ -219,7 +231,10 @@ impl ModelSpec {
             return Err(SpecError::Invalid("the layer list is empty".into()));
         }
         if self.input_shape.is_empty() || self.input_shape.contains(&0) {
-            return Err(SpecError::Invalid(format!("input shape {:?} must be non-empty with no zero", self.input_shape)));
+            return Err(SpecError::Invalid(format!(
+                "input shape {:?} must be non-empty with no zero",
+                self.input_shape
+            )));
         }
         let mut shape = self.input_shape.clone();
         for (index, layer) in self.layers.iter().enumerate() {
@@ -230,7 +245,10 @@ impl ModelSpec {
                 why,
             })?;
             if shape.contains(&0) {
-                return Err(SpecError::Invalid(format!("layer {index} ({}) produces an empty shape {shape:?}", layer.spec.describe())));
+                return Err(SpecError::Invalid(format!(
+                    "layer {index} ({}) produces an empty shape {shape:?}",
+                    layer.spec.describe()
+                )));
             }
         }
         Ok(shape)

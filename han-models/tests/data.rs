@@ -97,7 +97,10 @@ fn digits_shapes_split_and_checksum() {
     assert_eq!(count, [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]);
     // The first row of the file is a 0 (sklearn's `load_digits().images[0]`); it is in one split.
     let first = [0., 0., 5., 13., 9., 1., 0., 0.];
-    assert!((0..d.train.len()).any(|i| d.train.row(i)[..8] == first) || (0..d.test.len()).any(|i| d.test.row(i)[..8] == first));
+    assert!(
+        (0..d.train.len()).any(|i| d.train.row(i)[..8] == first)
+            || (0..d.test.len()).any(|i| d.test.row(i)[..8] == first)
+    );
     // Same seed, same split.
     let again = data::load("digits").expect("bundled fixture");
     assert_eq!(d.test, again.test);
@@ -211,7 +214,10 @@ fn corrupted_and_truncated_idx_files_are_errors() {
                     assert_eq!(*algo, "md5");
                     assert_ne!(expected, found);
                     let msg = err.to_string();
-                    assert!(msg.contains(expected.as_str()) && msg.contains(found.as_str()) && msg.contains(file), "{msg}");
+                    assert!(
+                        msg.contains(expected.as_str()) && msg.contains(found.as_str()) && msg.contains(file),
+                        "{msg}"
+                    );
                     assert!(msg.contains(&format!("data fetch {dataset}")), "{msg}");
                 }
                 other => panic!("{dataset}/{file}: expected a checksum error, got {other:?}"),

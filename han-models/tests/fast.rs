@@ -32,7 +32,14 @@ fn assert_close(fast: &[f32], reference: &[f32], width: usize, what: &str) {
             }
         }
     }
-    assert!(worst.0 <= 1e-5, "{what}: value {}: fast {} vs reference {} (error {:e})", worst.1, fast[worst.1], reference[worst.1], worst.0);
+    assert!(
+        worst.0 <= 1e-5,
+        "{what}: value {}: fast {} vs reference {} (error {:e})",
+        worst.1,
+        fast[worst.1],
+        reference[worst.1],
+        worst.0
+    );
 }
 
 fn candle_forward(net: &Sequential, x: &[f32], n: usize) -> Vec<f32> {
@@ -170,14 +177,19 @@ fn reproduces_the_authors_pytorch_outputs_on_the_reference_network() {
 
     let got = fast.forward_vec(&x, n);
     let x64 = Tensor::from_slice(&x, (n, 2), &Device::Cpu).unwrap().to_dtype(DType::F64).unwrap();
-    let exact: Vec<f32> = load(DType::F64).forward(&x64).unwrap().to_dtype(DType::F32).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+    let exact: Vec<f32> =
+        load(DType::F64).forward(&x64).unwrap().to_dtype(DType::F32).unwrap().flatten_all().unwrap().to_vec1().unwrap();
     for (what, reference) in [("PyTorch", &expected), ("the float64 evaluation", &exact)] {
         let (worst, over) = diff(&got, reference, 1e-5);
         eprintln!("fast path vs {what}: largest difference {worst:e}, {over} of {} beyond 1e-5", got.len());
-        assert!(worst <= 2e-5 && over <= got.len() / 1000, "fast path vs {what}: largest {worst:e}, {over} beyond 1e-5");
+        assert!(
+            worst <= 2e-5 && over <= got.len() / 1000,
+            "fast path vs {what}: largest {worst:e}, {over} beyond 1e-5"
+        );
     }
     assert_eq!(fast.forward_vec(&x[..2], 1), got[..2], "batch 1 vs batch");
     // The published accuracy: 4,901 / 4,921 (prediction = mean of the two outputs > 0.5).
-    let correct = got.chunks_exact(2).zip(&labels).filter(|(o, y)| usize::from((o[0] + o[1]) / 2.0 > 0.5) == **y).count();
+    let correct =
+        got.chunks_exact(2).zip(&labels).filter(|(o, y)| usize::from((o[0] + o[1]) / 2.0 > 0.5) == **y).count();
     assert_eq!(correct, 4901);
 }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarBuilder;
-use han_models::sequential::Sequential;
 use han_models::import::{self, ImportError};
+use han_models::sequential::Sequential;
 use han_models::spec::ModelSpec;
 
 fn reference_dir() -> PathBuf {
@@ -22,7 +22,11 @@ fn reference_spec() -> ModelSpec {
 
 fn read_csv(path: &Path) -> Vec<Vec<f32>> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines().skip(1).filter(|l| !l.is_empty()).map(|l| l.split(',').map(|v| v.parse().expect("number")).collect()).collect()
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(',').map(|v| v.parse().expect("number")).collect())
+        .collect()
 }
 
 /// Outputs of the reference network on the published test split, at `dtype`.
@@ -33,7 +37,8 @@ fn reference_outputs(dtype: DType) -> Vec<Vec<f64>> {
     } else {
         // Same check, then the same builder on an f64 VarBuilder (the file is converted).
         import::check_file(&reference_spec(), &path).expect("check");
-        let vb = VarBuilder::from_buffered_safetensors(std::fs::read(&path).expect("read"), dtype, &Device::Cpu).expect("vb");
+        let vb = VarBuilder::from_buffered_safetensors(std::fs::read(&path).expect("read"), dtype, &Device::Cpu)
+            .expect("vb");
         Sequential::new(&reference_spec(), vb).expect("build")
     };
     let test = read_csv(&reference_dir().join("testset.csv"));
@@ -43,7 +48,10 @@ fn reference_outputs(dtype: DType) -> Vec<Vec<f64>> {
 }
 
 fn worst_difference(out: &[Vec<f64>], expected: &[Vec<f32>]) -> f64 {
-    out.iter().zip(expected).flat_map(|(o, e)| [(o[0] - e[0] as f64).abs(), (o[1] - e[1] as f64).abs()]).fold(0.0, f64::max)
+    out.iter()
+        .zip(expected)
+        .flat_map(|(o, e)| [(o[0] - e[0] as f64).abs(), (o[1] - e[1] as f64).abs()])
+        .fold(0.0, f64::max)
 }
 
 /// The authors' decision rule: class 1 when the mean of the two outputs exceeds 0.5.
@@ -110,7 +118,10 @@ fn wrong_shape_and_wrong_name_are_errors_naming_the_tensor() {
     let e = import::check(&spec, &good).expect_err("missing");
     assert!(matches!(&e, ImportError::Missing { tensor, .. } if tensor == "classifier.weight"), "{e}");
     let msg = e.to_string();
-    assert!(msg.contains("`classifier.weight`") && msg.contains("classifer.weight") && msg.contains("feature.4.vector"), "{msg}");
+    assert!(
+        msg.contains("`classifier.weight`") && msg.contains("classifer.weight") && msg.contains("feature.4.vector"),
+        "{msg}"
+    );
 
     // A Han layer with neither `u` nor `vector`.
     let mut bad = good.clone();
@@ -147,7 +158,10 @@ fn u_vectors_load_like_vector_columns() {
     let a = import::load(&reference_spec(), &path).expect("vector");
     let b = import::load(&reference_spec(), &u_path).expect("u");
     let x = Tensor::new(&[[0.3f32, -0.7], [0.0, 0.95]], &Device::Cpu).expect("x");
-    assert_eq!(a.forward(&x).and_then(|t| t.to_vec2::<f32>()).expect("a"), b.forward(&x).and_then(|t| t.to_vec2::<f32>()).expect("b"));
+    assert_eq!(
+        a.forward(&x).and_then(|t| t.to_vec2::<f32>()).expect("a"),
+        b.forward(&x).and_then(|t| t.to_vec2::<f32>()).expect("b")
+    );
 }
 
 #[test]
@@ -167,9 +181,16 @@ fn cli_import_writes_a_folder_that_eval_confirms() {
         .expect("run");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("4901 / 4921"));
-    assert_eq!(std::fs::read(out.join("model.safetensors")).expect("copy"), std::fs::read(reference_dir().join("hannet-reference.safetensors")).expect("orig"));
-    let o = std::process::Command::new(bin).arg("eval").arg(&out).env("HAN_REFERENCE_DIR", reference_dir()).output().expect("eval");
+    assert_eq!(
+        std::fs::read(out.join("model.safetensors")).expect("copy"),
+        std::fs::read(reference_dir().join("hannet-reference.safetensors")).expect("orig")
+    );
+    let o = std::process::Command::new(bin)
+        .arg("eval")
+        .arg(&out)
+        .env("HAN_REFERENCE_DIR", reference_dir())
+        .output()
+        .expect("eval");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("(4901 / 4921)"));
 }
-

@@ -67,7 +67,8 @@ fn learns_a_separable_problem_and_writes_a_truthful_zoo_folder() {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     // The card on disk is the card returned, and it is consistent.
-    let on_disk = Card::from_json(&std::fs::read_to_string(out.join("config.json")).expect("card")).expect("valid card");
+    let on_disk =
+        Card::from_json(&std::fs::read_to_string(out.join("config.json")).expect("card")).expect("valid card");
     assert_eq!(&on_disk, card);
     assert_eq!(card.weights.sha256, sha256(&out.join("model.safetensors")));
     assert_eq!((card.dataset.train, card.dataset.val, card.dataset.test), (160, 40, 101));
@@ -88,7 +89,8 @@ fn learns_a_separable_problem_and_writes_a_truthful_zoo_folder() {
 
     // metrics.csv: header + one row per epoch; the selected epoch has the best val accuracy.
     let csv = std::fs::read_to_string(out.join("metrics.csv")).expect("csv");
-    let rows: Vec<Vec<f64>> = csv.lines().skip(1).map(|l| l.split(',').map(|v| v.parse().expect("number")).collect()).collect();
+    let rows: Vec<Vec<f64>> =
+        csv.lines().skip(1).map(|l| l.split(',').map(|v| v.parse().expect("number")).collect()).collect();
     assert_eq!(csv.lines().next(), Some("epoch,lr,train_loss,train_acc,val_loss,val_acc,seconds"));
     assert_eq!(rows.len(), 15);
     let best = rows.iter().map(|r| r[5]).fold(f64::MIN, f64::max);
@@ -116,9 +118,15 @@ fn same_seed_same_weights_other_seed_other_weights() {
         train::train(&cfg, &data).expect("train");
         std::fs::read(dir.path().join(name).join("model.safetensors")).expect("weights")
     };
-    assert_eq!(run("a", 3, OptimizerKind::Adamw, LossKind::CrossEntropy), run("b", 3, OptimizerKind::Adamw, LossKind::CrossEntropy));
+    assert_eq!(
+        run("a", 3, OptimizerKind::Adamw, LossKind::CrossEntropy),
+        run("b", 3, OptimizerKind::Adamw, LossKind::CrossEntropy)
+    );
     assert_eq!(run("c", 3, OptimizerKind::Sgd, LossKind::Mse), run("d", 3, OptimizerKind::Sgd, LossKind::Mse));
-    assert_ne!(run("e", 4, OptimizerKind::Adamw, LossKind::CrossEntropy), run("f", 3, OptimizerKind::Adamw, LossKind::CrossEntropy));
+    assert_ne!(
+        run("e", 4, OptimizerKind::Adamw, LossKind::CrossEntropy),
+        run("f", 3, OptimizerKind::Adamw, LossKind::CrossEntropy)
+    );
 }
 
 #[test]
@@ -132,7 +140,12 @@ fn configurations_that_do_not_fit_are_errors() {
     let mut cfg = tiny_config(dir.path());
     cfg.spec = arch::hannet(3, 6, 3, 2);
     assert!(train::train(&cfg, &data).expect_err("3 inputs").to_string().contains("2 features"));
-    for f in [|c: &mut TrainConfig| c.epochs = 0, |c: &mut TrainConfig| c.lr = f64::NAN, |c: &mut TrainConfig| c.val_fraction = 1.0, |c: &mut TrainConfig| c.batch_size = 0] {
+    for f in [
+        |c: &mut TrainConfig| c.epochs = 0,
+        |c: &mut TrainConfig| c.lr = f64::NAN,
+        |c: &mut TrainConfig| c.val_fraction = 1.0,
+        |c: &mut TrainConfig| c.batch_size = 0,
+    ] {
         let mut cfg = tiny_config(dir.path());
         f(&mut cfg);
         assert!(matches!(train::train(&cfg, &data), Err(TrainError::Config(_))));
@@ -173,10 +186,20 @@ fn cli_train_twice_gives_identical_weights_and_eval_agrees() {
     let dir = tempfile::tempdir().expect("tempdir");
     let args = |out: &Path| {
         let mut c = han_zoo();
-        c.args(["train", "--arch", "hannet-checkerboard", "--dataset", "checkerboard", "--epochs", "3", "--lr", "0.01"])
-            .args(["--milestones", "1,2", "--batch-size", "64", "--seed", "7", "--progress", "lines", "--out"])
-            .arg(out)
-            .env("HAN_FONT", "/nonexistent/font.ttf");
+        c.args([
+            "train",
+            "--arch",
+            "hannet-checkerboard",
+            "--dataset",
+            "checkerboard",
+            "--epochs",
+            "3",
+            "--lr",
+            "0.01",
+        ])
+        .args(["--milestones", "1,2", "--batch-size", "64", "--seed", "7", "--progress", "lines", "--out"])
+        .arg(out)
+        .env("HAN_FONT", "/nonexistent/font.ttf");
         c
     };
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
@@ -184,12 +207,26 @@ fn cli_train_twice_gives_identical_weights_and_eval_agrees() {
         let o = args(out).output().expect("run han-zoo");
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert!(o.status.success(), "{stderr}");
-        assert_eq!(stderr.lines().filter(|l| l.contains("epoch ") && l.contains("val_acc")).count(), 3, "one line per epoch: {stderr}");
+        assert_eq!(
+            stderr.lines().filter(|l| l.contains("epoch ") && l.contains("val_acc")).count(),
+            3,
+            "one line per epoch: {stderr}"
+        );
     }
-    assert_eq!(std::fs::read(a.join("model.safetensors")).expect("a"), std::fs::read(b.join("model.safetensors")).expect("b"));
-    assert!(a.join("curves.png").is_file() && a.join("decision_map.png").is_file(), "pictures are drawn without a font");
+    assert_eq!(
+        std::fs::read(a.join("model.safetensors")).expect("a"),
+        std::fs::read(b.join("model.safetensors")).expect("b")
+    );
+    assert!(
+        a.join("curves.png").is_file() && a.join("decision_map.png").is_file(),
+        "pictures are drawn without a font"
+    );
     let card = Card::from_json(&std::fs::read_to_string(a.join("config.json")).expect("card")).expect("card");
-    assert!(card.provenance.command.starts_with("han-zoo train --arch hannet-checkerboard --dataset checkerboard"), "{}", card.provenance.command);
+    assert!(
+        card.provenance.command.starts_with("han-zoo train --arch hannet-checkerboard --dataset checkerboard"),
+        "{}",
+        card.provenance.command
+    );
     assert_eq!(card.params.total, 3032);
     assert_eq!((card.dataset.train + card.dataset.val, card.dataset.test), (1640, 4921));
 
@@ -228,7 +265,26 @@ fn cli_bad_input_is_a_clear_error_not_a_panic() {
     }
     let o = han_zoo().args(["train", "--help"]).output().expect("help");
     let help = String::from_utf8_lossy(&o.stdout);
-    for flag in ["--arch", "--dataset", "--width", "--depth", "--hidden", "--epochs", "--lr", "--optimizer", "--momentum", "--weight-decay", "--milestones", "--gamma", "--batch-size", "--loss", "--seed", "--val-fraction", "--name", "--out"] {
+    for flag in [
+        "--arch",
+        "--dataset",
+        "--width",
+        "--depth",
+        "--hidden",
+        "--epochs",
+        "--lr",
+        "--optimizer",
+        "--momentum",
+        "--weight-decay",
+        "--milestones",
+        "--gamma",
+        "--batch-size",
+        "--loss",
+        "--seed",
+        "--val-fraction",
+        "--name",
+        "--out",
+    ] {
         assert!(help.contains(flag), "{flag} undocumented");
     }
 }
@@ -239,11 +295,18 @@ fn seeded_init_does_not_depend_on_the_device_rng() {
     let spec = arch::hannet_checkerboard();
     let get = |seed| {
         let vm = VarMap::new();
-        han_models::sequential::Sequential::new(&spec, han_models::init::seeded_varbuilder(seed, &vm, DType::F32, &Device::Cpu)).expect("build");
+        han_models::sequential::Sequential::new(
+            &spec,
+            han_models::init::seeded_varbuilder(seed, &vm, DType::F32, &Device::Cpu),
+        )
+        .expect("build");
         let d = vm.data().lock().expect("lock");
         let mut names: Vec<_> = d.keys().cloned().collect();
         names.sort();
-        names.iter().map(|n| d[n].as_tensor().flatten_all().and_then(|t| t.to_vec1::<f32>()).expect("v")).collect::<Vec<_>>()
+        names
+            .iter()
+            .map(|n| d[n].as_tensor().flatten_all().and_then(|t| t.to_vec1::<f32>()).expect("v"))
+            .collect::<Vec<_>>()
     };
     assert_eq!(get(11), get(11));
     assert_ne!(get(11), get(12));

@@ -40,8 +40,9 @@ fn every_bundled_model_loads_and_reproduces_its_card() {
         assert_eq!(model.labels().len(), card.head.classes);
         assert_eq!(model.input_len(), card.input.shape.iter().product::<usize>());
 
-        let data = han_models::data::load(&card.dataset.name)
-            .unwrap_or_else(|e| panic!("{name}: dataset `{}`: {e} (run scripts/test.sh, which fetches the datasets)", card.dataset.name));
+        let data = han_models::data::load(&card.dataset.name).unwrap_or_else(|e| {
+            panic!("{name}: dataset `{}`: {e} (run scripts/test.sh, which fetches the datasets)", card.dataset.name)
+        });
         let test = &data.test;
         assert_eq!(test.features, model.input_len(), "{name}: dataset features vs card input");
         assert_eq!(test.len(), card.metrics.test_total, "{name}: test split size vs card");
@@ -56,7 +57,8 @@ fn every_bundled_model_loads_and_reproduces_its_card() {
         assert_eq!(fast.len(), test.len() * c, "{name}: output shape");
         assert!(fast.iter().all(|v| v.is_finite()), "{name}: non-finite output");
 
-        let correct = |logits: &[f32]| logits.chunks_exact(c).zip(&test.y).filter(|(r, y)| argmax(r) == **y as usize).count();
+        let correct =
+            |logits: &[f32]| logits.chunks_exact(c).zip(&test.y).filter(|(r, y)| argmax(r) == **y as usize).count();
         assert_eq!(
             (correct(&candle), test.len()),
             (card.metrics.test_correct, card.metrics.test_total),
@@ -166,7 +168,9 @@ fn inputs_of_the_wrong_length_or_not_finite_are_input_errors() {
     for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
         let mut x = vec![0.25; 12];
         x[6] = bad;
-        for e in [model.logits(&x).unwrap_err(), model.predict(&x, 1).unwrap_err(), model.logits_candle(&x).unwrap_err()] {
+        for e in
+            [model.logits(&x).unwrap_err(), model.predict(&x, 1).unwrap_err(), model.logits_candle(&x).unwrap_err()]
+        {
             assert!(matches!(e, ZooError::Input(_)), "{e}");
             assert!(e.to_string().contains("sample 1, position 2"), "{e}");
         }

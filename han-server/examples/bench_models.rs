@@ -24,7 +24,13 @@ fn main() {
     for name in names {
         match name.as_str() {
             "hannet-checkerboard" => {
-                fixtures::write_model(&out, &name, &han_models::arch::hannet_checkerboard(), vec![2], Preprocessing::default());
+                fixtures::write_model(
+                    &out,
+                    &name,
+                    &han_models::arch::hannet_checkerboard(),
+                    vec![2],
+                    Preprocessing::default(),
+                );
             }
             "hannet-mnist" => {
                 let p = Preprocessing { scale: 1.0 / 255.0, mean: vec![0.1307], std: vec![0.3081] };

@@ -12,7 +12,10 @@ use axum::routing::post;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 async fn predict(_body: Bytes) -> ([(&'static str, &'static str); 1], &'static str) {
-    ([("content-type", "application/json")], r#"{"model":"empty","predictions":[[{"label":"0","index":0,"score":1.0}]]}"#)
+    (
+        [("content-type", "application/json")],
+        r#"{"model":"empty","predictions":[[{"label":"0","index":0,"score":1.0}]]}"#,
+    )
 }
 
 fn main() -> anyhow::Result<()> {

@@ -43,7 +43,10 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         if let Some(c) = openapi.components.as_mut() {
-            c.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+            c.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
         }
     }
 }
@@ -60,7 +63,16 @@ impl Modify for ErrorResponses {
 
         use crate::error::ErrorKind as K;
         // Kinds that need a request body to happen.
-        let body_only = [K::MalformedJson, K::PayloadTooLarge, K::UnsupportedMediaType, K::InvalidRequest, K::InvalidShape, K::InvalidDatatype, K::InvalidValue, K::BatchTooLarge];
+        let body_only = [
+            K::MalformedJson,
+            K::PayloadTooLarge,
+            K::UnsupportedMediaType,
+            K::InvalidRequest,
+            K::InvalidShape,
+            K::InvalidDatatype,
+            K::InvalidValue,
+            K::BatchTooLarge,
+        ];
         for (path, item) in openapi.paths.paths.iter_mut() {
             if !(path.starts_with("/v1/") || path.starts_with("/v2/models") || path.starts_with("/v2/repository")) {
                 continue;
@@ -77,7 +89,11 @@ impl Modify for ErrorResponses {
                 for (status, types) in by_status {
                     op.responses.responses.entry(status.to_string()).or_insert_with(|| {
                         let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
-                        ResponseBuilder::new().description(format!("error_type: {}", types.join(", "))).content("application/json", content).build().into()
+                        ResponseBuilder::new()
+                            .description(format!("error_type: {}", types.join(", ")))
+                            .content("application/json", content)
+                            .build()
+                            .into()
                     });
                 }
             }

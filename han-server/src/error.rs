@@ -152,7 +152,10 @@ impl ApiError {
         let more = if name.chars().count() > 64 { "..." } else { "" };
         Self::new(
             ErrorKind::ModelNotFound,
-            format!("unknown model \"{shown}{more}\"; valid names: {}", if valid.is_empty() { "(none loaded)".into() } else { valid.join(", ") }),
+            format!(
+                "unknown model \"{shown}{more}\"; valid names: {}",
+                if valid.is_empty() { "(none loaded)".into() } else { valid.join(", ") }
+            ),
         )
     }
 }

@@ -33,7 +33,10 @@ fn content_type(h: &HeaderMap) -> Result<Option<&str>, ApiError> {
 
 fn unsupported(ct: &str) -> ApiError {
     let shown: String = ct.chars().take(64).collect();
-    ApiError::new(ErrorKind::UnsupportedMediaType, format!("Content-Type {shown:?} is not accepted; send application/json"))
+    ApiError::new(
+        ErrorKind::UnsupportedMediaType,
+        format!("Content-Type {shown:?} is not accepted; send application/json"),
+    )
 }
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {

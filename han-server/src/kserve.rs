@@ -251,7 +251,12 @@ fn rows_for_shape(shape: &[u64], info: &ModelInfo) -> Result<usize, ApiError> {
     let want: Vec<String> = info.input_shape.iter().map(|d| d.to_string()).collect();
     Err(invalid(
         ErrorKind::InvalidShape,
-        format!("shape {shape:?} does not fit model {}: send [n, {}] (or [n, {}])", info.name, want.join(", "), info.input_len),
+        format!(
+            "shape {shape:?} does not fit model {}: send [n, {}] (or [n, {}])",
+            info.name,
+            want.join(", "),
+            info.input_len
+        ),
     ))
 }
 
@@ -260,11 +265,17 @@ impl InferRequest {
     /// after the JSON part, for the binary tensor data extension).
     pub fn decode(self, info: &ModelInfo, binary: &[u8]) -> Result<Decoded, ApiError> {
         let [input] = <[InferInputTensor; 1]>::try_from(self.inputs).map_err(|v| {
-            invalid(ErrorKind::InvalidRequest, format!("{} inputs given; model {} takes exactly one, named {INPUT:?}", v.len(), info.name))
+            invalid(
+                ErrorKind::InvalidRequest,
+                format!("{} inputs given; model {} takes exactly one, named {INPUT:?}", v.len(), info.name),
+            )
         })?;
         if input.name != INPUT {
             let shown: String = input.name.chars().take(64).collect();
-            return Err(invalid(ErrorKind::InvalidRequest, format!("unknown input {shown:?}; the input is named {INPUT:?}")));
+            return Err(invalid(
+                ErrorKind::InvalidRequest,
+                format!("unknown input {shown:?}; the input is named {INPUT:?}"),
+            ));
         }
         let datatype = Datatype::parse(&input.datatype)?;
         let rows = rows_for_shape(&input.shape, info)?;
@@ -273,7 +284,9 @@ impl InferRequest {
         })?;
         let size = input.parameters.as_ref().and_then(|p| p.binary_data_size);
         let values = match (size, input.data) {
-            (Some(_), Some(_)) => return Err(invalid(ErrorKind::InvalidRequest, "input has both data and binary_data_size".into())),
+            (Some(_), Some(_)) => {
+                return Err(invalid(ErrorKind::InvalidRequest, "input has both data and binary_data_size".into()));
+            }
             (None, None) => return Err(invalid(ErrorKind::InvalidRequest, "input has no data".into())),
             (Some(n), None) => {
                 if n != binary.len() as u64 {
@@ -292,18 +305,29 @@ impl InferRequest {
             }
             (None, Some(Numbers(v))) => {
                 if !binary.is_empty() {
-                    return Err(invalid(ErrorKind::InvalidRequest, "binary data follows the JSON header but no input declares binary_data_size".into()));
+                    return Err(invalid(
+                        ErrorKind::InvalidRequest,
+                        "binary data follows the JSON header but no input declares binary_data_size".into(),
+                    ));
                 }
                 if v.len() as u64 != count {
-                    return Err(invalid(ErrorKind::InvalidShape, format!("shape {:?} needs {count} values; data has {}", input.shape, v.len())));
+                    return Err(invalid(
+                        ErrorKind::InvalidShape,
+                        format!("shape {:?} needs {count} values; data has {}", input.shape, v.len()),
+                    ));
                 }
                 datatype.to_f32(&v)?
             }
         };
         let all_binary = self.parameters.and_then(|p| p.binary_data_output).unwrap_or(false);
         let outputs = match self.outputs {
-            None => OUTPUTS.iter().map(|n| OutputSpec { logits: *n == "logits", classification: None, binary: all_binary }).collect(),
-            Some(list) if list.is_empty() => return Err(invalid(ErrorKind::InvalidRequest, "outputs is empty; omit it to get every output".into())),
+            None => OUTPUTS
+                .iter()
+                .map(|n| OutputSpec { logits: *n == "logits", classification: None, binary: all_binary })
+                .collect(),
+            Some(list) if list.is_empty() => {
+                return Err(invalid(ErrorKind::InvalidRequest, "outputs is empty; omit it to get every output".into()));
+            }
             Some(list) => list.into_iter().map(|o| output_spec(o, info, all_binary)).collect::<Result<_, _>>()?,
         };
         Ok(Decoded { id: self.id, rows, input: values, outputs })
@@ -320,7 +344,10 @@ fn output_spec(o: RequestedOutput, info: &ModelInfo, all_binary: bool) -> Result
         None => None,
         Some(k) if k >= 1 && k <= info.classes as u64 => Some(k as usize),
         Some(k) => {
-            return Err(invalid(ErrorKind::InvalidRequest, format!("classification {k} must be between 1 and {} (the classes)", info.classes)));
+            return Err(invalid(
+                ErrorKind::InvalidRequest,
+                format!("classification {k} must be between 1 and {} (the classes)", info.classes),
+            ));
         }
     };
     Ok(OutputSpec { logits: o.name == "logits", classification, binary: p.binary_data.unwrap_or(all_binary) })
@@ -363,7 +390,11 @@ impl Decoded {
                 Some(k) => {
                     let strings = values
                         .chunks_exact(out.classes.max(1))
-                        .flat_map(|row| top_k(row, k).into_iter().map(|(i, v)| format!("{v}:{i}:{}", info.labels.get(i).map_or("", String::as_str))))
+                        .flat_map(|row| {
+                            top_k(row, k)
+                                .into_iter()
+                                .map(|(i, v)| format!("{v}:{i}:{}", info.labels.get(i).map_or("", String::as_str)))
+                        })
                         .collect();
                     (vec![out.rows, k], "BYTES", OutputData::Bytes(strings))
                 }
@@ -383,7 +414,12 @@ impl Decoded {
             };
             tensors.push(InferOutputTensor { name: name.into(), shape, datatype: datatype.into(), parameters, data });
         }
-        let resp = InferResponse { model_name: info.name.clone(), model_version: VERSION.into(), id: self.id, outputs: tensors };
+        let resp = InferResponse {
+            model_name: info.name.clone(),
+            model_version: VERSION.into(),
+            id: self.id,
+            outputs: tensors,
+        };
         if self.outputs.iter().any(|o| o.binary) {
             let mut bytes = serde_json::to_vec(&resp).unwrap_or_default();
             let n = bytes.len();
@@ -400,7 +436,10 @@ fn check_version(version: &str, info: &ModelInfo) -> Result<(), ApiError> {
         return Ok(());
     }
     let shown: String = version.chars().take(32).collect();
-    Err(ApiError::new(ErrorKind::VersionNotFound, format!("model {} has no version {shown:?}; the only version is {VERSION:?}", info.name)))
+    Err(ApiError::new(
+        ErrorKind::VersionNotFound,
+        format!("model {} has no version {shown:?}; the only version is {VERSION:?}", info.name),
+    ))
 }
 
 fn metadata(info: &ModelInfo) -> ModelMetadata {
@@ -428,7 +467,10 @@ pub async fn server_metadata() -> Json<ServerMetadata> {
 /// Model metadata.
 #[utoipa::path(get, path = "/v2/models/{name}", tag = "KServe V2", params(("name" = String, Path, description = "Model name")),
     responses((status = 200, body = ModelMetadata), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn model_metadata(State(state): State<AppState>, Params(name): Params<String>) -> Result<Json<ModelMetadata>, ApiError> {
+pub async fn model_metadata(
+    State(state): State<AppState>,
+    Params(name): Params<String>,
+) -> Result<Json<ModelMetadata>, ApiError> {
     Ok(Json(metadata(state.model(&name)?.handle.info())))
 }
 
@@ -448,7 +490,10 @@ pub async fn model_version_metadata(
 /// Model readiness: 200 when served and the server is ready.
 #[utoipa::path(get, path = "/v2/models/{name}/ready", tag = "KServe V2", params(("name" = String, Path, description = "Model name")),
     responses((status = 200, body = ModelReady), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn model_ready(State(state): State<AppState>, Params(name): Params<String>) -> Result<Json<ModelReady>, ApiError> {
+pub async fn model_ready(
+    State(state): State<AppState>,
+    Params(name): Params<String>,
+) -> Result<Json<ModelReady>, ApiError> {
     let entry = state.model(&name)?;
     Ok(Json(ModelReady { name: entry.card.name.clone(), ready: true }))
 }
@@ -469,13 +514,26 @@ pub async fn model_version_ready(
 /// The repository index: every served model, `READY`.
 #[utoipa::path(post, path = "/v2/repository/index", tag = "KServe V2", request_body(content = Option<IndexRequest>, description = "Optional; may be empty"),
     responses((status = 200, body = Vec<IndexEntry>), (status = 503, body = ErrorBody)))]
-pub async fn repository_index(State(state): State<AppState>, OptionalJsonBody(_req): OptionalJsonBody<IndexRequest>) -> Result<Json<Vec<IndexEntry>>, ApiError> {
+pub async fn repository_index(
+    State(state): State<AppState>,
+    OptionalJsonBody(_req): OptionalJsonBody<IndexRequest>,
+) -> Result<Json<Vec<IndexEntry>>, ApiError> {
     state.check_ready()?;
-    let entry = |name: &String| IndexEntry { name: name.clone(), version: VERSION.into(), state: "READY".into(), reason: String::new() };
+    let entry = |name: &String| IndexEntry {
+        name: name.clone(),
+        version: VERSION.into(),
+        state: "READY".into(),
+        reason: String::new(),
+    };
     Ok(Json(state.models().map(|(name, _)| entry(name)).collect()))
 }
 
-async fn run_infer(state: AppState, name: &str, version: Option<&str>, body: KserveBody<InferRequest>) -> Result<Response, ApiError> {
+async fn run_infer(
+    state: AppState,
+    name: &str,
+    version: Option<&str>,
+    body: KserveBody<InferRequest>,
+) -> Result<Response, ApiError> {
     let entry = state.model(name)?;
     let info = entry.handle.info();
     if let Some(v) = version {
@@ -493,7 +551,11 @@ async fn run_infer(state: AppState, name: &str, version: Option<&str>, body: Kse
     responses((status = 200, body = InferResponse, headers(("x-queue-time-us" = u64), ("x-inference-time-us" = u64))),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
-pub async fn infer(State(state): State<AppState>, Params(name): Params<String>, body: KserveBody<InferRequest>) -> Result<Response, ApiError> {
+pub async fn infer(
+    State(state): State<AppState>,
+    Params(name): Params<String>,
+    body: KserveBody<InferRequest>,
+) -> Result<Response, ApiError> {
     run_infer(state, &name, None, body).await
 }
 

@@ -11,8 +11,10 @@ use std::sync::OnceLock;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Latency buckets in seconds: 25 us to 10 s.
-pub const LATENCY_BUCKETS: [f64; 18] =
-    [25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1.0, 2.5, 5.0, 10.0];
+pub const LATENCY_BUCKETS: [f64; 18] = [
+    25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1.0, 2.5,
+    5.0, 10.0,
+];
 
 /// Batch-size buckets in samples.
 pub const BATCH_BUCKETS: [f64; 12] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0];
@@ -46,7 +48,11 @@ pub fn handle() -> PrometheusHandle {
 fn describe() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
     describe_counter!("han_requests_total", "HTTP requests by model, route and status code");
-    describe_histogram!("han_request_duration_seconds", Unit::Seconds, "Time from request to response, by model and route");
+    describe_histogram!(
+        "han_request_duration_seconds",
+        Unit::Seconds,
+        "Time from request to response, by model and route"
+    );
     describe_histogram!("han_queue_duration_seconds", Unit::Seconds, "Time a request waited in its model's queue");
     describe_histogram!("han_inference_duration_seconds", Unit::Seconds, "Time of one batched model run");
     describe_histogram!("han_batch_size", "Samples per model run");

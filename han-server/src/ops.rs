@@ -70,7 +70,10 @@ pub async fn not_found(req: Request) -> ApiError {
 
 /// 405 for routes that exist under another method.
 pub async fn method_not_allowed(req: Request) -> ApiError {
-    ApiError::new(ErrorKind::MethodNotAllowed, format!("method {} is not allowed here; see /docs for the API", req.method()))
+    ApiError::new(
+        ErrorKind::MethodNotAllowed,
+        format!("method {} is not allowed here; see /docs for the API", req.method()),
+    )
 }
 
 /// A response with the queue time, inference time and batch size headers of an [`Inference`].
@@ -138,7 +141,8 @@ pub async fn request_context(State(state): State<AppState>, req: Request, next: 
     let elapsed = start.elapsed();
     let status = resp.status();
     metrics::counter!("han_requests_total", "model" => model.clone(), "route" => route.clone(), "status" => status.as_str().to_string()).increment(1);
-    metrics::histogram!("han_request_duration_seconds", "model" => model, "route" => route).record(elapsed.as_secs_f64());
+    metrics::histogram!("han_request_duration_seconds", "model" => model, "route" => route)
+        .record(elapsed.as_secs_f64());
     span.in_scope(|| {
         if status.is_server_error() {
             tracing::warn!(status = status.as_u16(), elapsed_us = elapsed.as_micros() as u64, "request failed");
@@ -171,7 +175,8 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     if let Some(key) = &state.settings().api_key
         && !authorized(&req, key)
     {
-        return ApiError::new(ErrorKind::Unauthorized, "missing or wrong API key; send Authorization: Bearer <key>").into_response();
+        return ApiError::new(ErrorKind::Unauthorized, "missing or wrong API key; send Authorization: Bearer <key>")
+            .into_response();
     }
     let Ok(permit) = state.permits().clone().try_acquire_owned() else {
         return ApiError::new(
@@ -185,7 +190,8 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     let limit = state.settings().request_timeout;
     let resp = match tokio::time::timeout(limit, next.run(req)).await {
         Ok(resp) => resp,
-        Err(_) => ApiError::new(ErrorKind::Timeout, format!("the request took longer than {} ms", limit.as_millis())).into_response(),
+        Err(_) => ApiError::new(ErrorKind::Timeout, format!("the request took longer than {} ms", limit.as_millis()))
+            .into_response(),
     };
     in_flight.decrement(1.0);
     drop(permit);

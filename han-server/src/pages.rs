@@ -17,10 +17,7 @@ const STYLE_CSS: &str = include_str!("../assets/style.css");
 
 /// The routes of this module, merged into [`crate::app`] outside the API key.
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(index))
-        .route("/assets/app.js", get(app_js))
-        .route("/assets/style.css", get(style_css))
+    Router::new().route("/", get(index)).route("/assets/app.js", get(app_js)).route("/assets/style.css", get(style_css))
 }
 
 async fn index() -> Html<&'static str> {

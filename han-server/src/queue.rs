@@ -73,7 +73,10 @@ struct Inner {
 
 impl std::fmt::Debug for InferenceHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InferenceHandle").field("model", &self.inner.info.name).field("policy", &self.inner.policy).finish()
+        f.debug_struct("InferenceHandle")
+            .field("model", &self.inner.info.name)
+            .field("policy", &self.inner.policy)
+            .finish()
     }
 }
 
@@ -118,7 +121,8 @@ impl InferenceHandle {
             self.inner.depth.fetch_sub(1, Ordering::Relaxed);
             return Err(ApiError::internal(format!("the queue thread of model {} has stopped", self.inner.info.name)));
         }
-        rx.await.map_err(|_| ApiError::internal(format!("the queue of model {} dropped a request", self.inner.info.name)))?
+        rx.await
+            .map_err(|_| ApiError::internal(format!("the queue of model {} dropped a request", self.inner.info.name)))?
     }
 }
 
@@ -148,7 +152,11 @@ fn validate(info: &ModelInfo, policy: BatchPolicy, input: &[f32], rows: usize) -
     if let Some(i) = input.iter().position(|v| !v.is_finite()) {
         return Err(ApiError::new(
             ErrorKind::InvalidValue,
-            format!("value {i} (sample {}) is {}; inputs must be finite FP32 numbers", i / info.input_len.max(1), input[i]),
+            format!(
+                "value {i} (sample {}) is {}; inputs must be finite FP32 numbers",
+                i / info.input_len.max(1),
+                input[i]
+            ),
         ));
     }
     Ok(())
@@ -164,7 +172,8 @@ mod fault {
 
     pub(super) fn maybe_panic(x: &[f32]) {
         static TRIGGER: OnceLock<Option<f32>> = OnceLock::new();
-        let trigger = TRIGGER.get_or_init(|| std::env::var("HAN_FAULT_PANIC_VALUE").ok().and_then(|v| v.trim().parse().ok()));
+        let trigger =
+            TRIGGER.get_or_init(|| std::env::var("HAN_FAULT_PANIC_VALUE").ok().and_then(|v| v.trim().parse().ok()));
         if let Some(t) = trigger
             && x.contains(t)
         {
@@ -254,11 +263,7 @@ impl Worker {
                 break;
             }
             let now = Instant::now();
-            let got = if now >= deadline {
-                self.rx.try_recv().ok()
-            } else {
-                self.rx.recv_timeout(deadline - now).ok()
-            };
+            let got = if now >= deadline { self.rx.try_recv().ok() } else { self.rx.recv_timeout(deadline - now).ok() };
             match got {
                 Some(job) => next = Some(self.take(job)),
                 None => break,
@@ -345,7 +350,14 @@ impl Worker {
         }
     }
 
-    fn reply(&self, job: Job, start: Instant, inference_time: Duration, batch_size: usize, result: Result<Scores, ApiError>) {
+    fn reply(
+        &self,
+        job: Job,
+        start: Instant,
+        inference_time: Duration,
+        batch_size: usize,
+        result: Result<Scores, ApiError>,
+    ) {
         let queue_time = start.saturating_duration_since(job.enqueued);
         self.queue_hist.record(queue_time.as_secs_f64());
         let result = result.and_then(|scores| {

@@ -181,7 +181,11 @@ impl AppState {
     /// Names are only ever looked up in this map, never used as paths.
     pub fn model(&self, name: &str) -> Result<&ModelEntry, ApiError> {
         self.check_ready()?;
-        let map = self.inner.models.get().ok_or_else(|| ApiError::new(ErrorKind::NotReady, "the models are still loading"))?;
+        let map = self
+            .inner
+            .models
+            .get()
+            .ok_or_else(|| ApiError::new(ErrorKind::NotReady, "the models are still loading"))?;
         map.get(name).ok_or_else(|| ApiError::model_not_found(name, map.keys()))
     }
 

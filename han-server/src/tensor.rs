@@ -133,7 +133,9 @@ impl Datatype {
                 let shown: String = other.chars().take(32).collect();
                 return Err(ApiError::new(
                     ErrorKind::InvalidDatatype,
-                    format!("datatype {shown:?} is not accepted; send FP32 (or FP16, BF16, FP64, INT8..INT64, UINT8..UINT64)"),
+                    format!(
+                        "datatype {shown:?} is not accepted; send FP32 (or FP16, BF16, FP64, INT8..INT64, UINT8..UINT64)"
+                    ),
                 ));
             }
         })
@@ -185,7 +187,10 @@ impl Datatype {
             Self::Uint(b) => (0.0, 2f64.powi(b as i32) - 1.0),
         };
         if v.fract() != 0.0 || !(lo..=hi).contains(&v) {
-            return Err(ApiError::new(ErrorKind::InvalidDatatype, format!("value {i} ({v}) is not a valid {}", self.name())));
+            return Err(ApiError::new(
+                ErrorKind::InvalidDatatype,
+                format!("value {i} ({v}) is not a valid {}", self.name()),
+            ));
         }
         Ok(v as f32)
     }
@@ -194,20 +199,28 @@ impl Datatype {
     pub fn from_le_bytes(self, b: &[u8]) -> Result<Vec<f32>, ApiError> {
         let n = self.size();
         if !b.len().is_multiple_of(n) {
-            return Err(ApiError::new(ErrorKind::InvalidShape, format!("{} bytes is not a whole number of {} elements", b.len(), self.name())));
+            return Err(ApiError::new(
+                ErrorKind::InvalidShape,
+                format!("{} bytes is not a whole number of {} elements", b.len(), self.name()),
+            ));
         }
         let c = b.chunks_exact(n);
         let vals: Vec<f64> = match self {
             Self::Float(FloatKind::Fp32) => {
                 let v: Vec<f32> = c.map(|x| f32::from_le_bytes([x[0], x[1], x[2], x[3]])).collect();
                 if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-                    return Err(ApiError::new(ErrorKind::InvalidValue, format!("value {i} is {}; inputs must be finite", v[i])));
+                    return Err(ApiError::new(
+                        ErrorKind::InvalidValue,
+                        format!("value {i} is {}; inputs must be finite", v[i]),
+                    ));
                 }
                 return Ok(v);
             }
             Self::Float(FloatKind::Fp64) => c.map(|x| f64::from_le_bytes(x.try_into().unwrap_or([0; 8]))).collect(),
             Self::Float(FloatKind::Fp16) => c.map(|x| f16_to_f64(u16::from_le_bytes([x[0], x[1]]))).collect(),
-            Self::Float(FloatKind::Bf16) => c.map(|x| f32::from_bits((u16::from_le_bytes([x[0], x[1]]) as u32) << 16) as f64).collect(),
+            Self::Float(FloatKind::Bf16) => {
+                c.map(|x| f32::from_bits((u16::from_le_bytes([x[0], x[1]]) as u32) << 16) as f64).collect()
+            }
             Self::Int(8) => c.map(|x| x[0] as i8 as f64).collect(),
             Self::Int(16) => c.map(|x| i16::from_le_bytes([x[0], x[1]]) as f64).collect(),
             Self::Int(32) => c.map(|x| i32::from_le_bytes([x[0], x[1], x[2], x[3]]) as f64).collect(),
@@ -266,11 +279,26 @@ mod tests {
     #[test]
     fn datatypes_check_ranges() {
         assert_eq!(Datatype::parse("UINT8").expect("ok").to_f32(&[0.0, 255.0]).expect("fits"), vec![0.0, 255.0]);
-        assert_eq!(Datatype::parse("UINT8").expect("ok").to_f32(&[256.0]).expect_err("too big").kind, ErrorKind::InvalidDatatype);
-        assert_eq!(Datatype::parse("INT8").expect("ok").to_f32(&[-129.0]).expect_err("too small").kind, ErrorKind::InvalidDatatype);
-        assert_eq!(Datatype::parse("INT32").expect("ok").to_f32(&[1.5]).expect_err("fraction").kind, ErrorKind::InvalidDatatype);
-        assert_eq!(Datatype::parse("FP32").expect("ok").to_f32(&[1e39]).expect_err("overflows f32").kind, ErrorKind::InvalidValue);
-        assert_eq!(Datatype::parse("FP64").expect("ok").to_f32(&[f64::NAN]).expect_err("nan").kind, ErrorKind::InvalidValue);
+        assert_eq!(
+            Datatype::parse("UINT8").expect("ok").to_f32(&[256.0]).expect_err("too big").kind,
+            ErrorKind::InvalidDatatype
+        );
+        assert_eq!(
+            Datatype::parse("INT8").expect("ok").to_f32(&[-129.0]).expect_err("too small").kind,
+            ErrorKind::InvalidDatatype
+        );
+        assert_eq!(
+            Datatype::parse("INT32").expect("ok").to_f32(&[1.5]).expect_err("fraction").kind,
+            ErrorKind::InvalidDatatype
+        );
+        assert_eq!(
+            Datatype::parse("FP32").expect("ok").to_f32(&[1e39]).expect_err("overflows f32").kind,
+            ErrorKind::InvalidValue
+        );
+        assert_eq!(
+            Datatype::parse("FP64").expect("ok").to_f32(&[f64::NAN]).expect_err("nan").kind,
+            ErrorKind::InvalidValue
+        );
         assert_eq!(Datatype::parse("BYTES").expect_err("refused").kind, ErrorKind::InvalidDatatype);
     }
 
@@ -279,7 +307,10 @@ mod tests {
         let b: Vec<u8> = [1.5f32, -2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
         assert_eq!(Datatype::parse("FP32").expect("ok").from_le_bytes(&b).expect("ok"), vec![1.5, -2.0]);
         // 1.0 in IEEE half is 0x3c00; -2.0 is 0xc000.
-        assert_eq!(Datatype::parse("FP16").expect("ok").from_le_bytes(&[0x00, 0x3c, 0x00, 0xc0]).expect("ok"), vec![1.0, -2.0]);
+        assert_eq!(
+            Datatype::parse("FP16").expect("ok").from_le_bytes(&[0x00, 0x3c, 0x00, 0xc0]).expect("ok"),
+            vec![1.0, -2.0]
+        );
         assert!(Datatype::parse("FP32").expect("ok").from_le_bytes(&[0; 3]).is_err());
     }
 }

@@ -81,19 +81,35 @@ impl PredictRequest {
         let k = match self.top_k {
             None => DEFAULT_TOP_K.min(info.classes),
             Some(k) if k >= 1 && k <= info.classes as u64 => k as usize,
-            Some(k) => return Err(ApiError::new(ErrorKind::InvalidRequest, format!("top_k {k} must be between 1 and {} (the classes)", info.classes))),
+            Some(k) => {
+                return Err(ApiError::new(
+                    ErrorKind::InvalidRequest,
+                    format!("top_k {k} must be between 1 and {} (the classes)", info.classes),
+                ));
+            }
         };
         let samples = match (self.input, self.inputs) {
             (Some(one), None) => vec![one],
             (None, Some(many)) => many,
-            _ => return Err(ApiError::new(ErrorKind::InvalidRequest, "send exactly one of \"input\" (one sample) or \"inputs\" (a list of samples)")),
+            _ => {
+                return Err(ApiError::new(
+                    ErrorKind::InvalidRequest,
+                    "send exactly one of \"input\" (one sample) or \"inputs\" (a list of samples)",
+                ));
+            }
         };
         let mut x = Vec::with_capacity(samples.len() * info.input_len);
         for (i, Numbers(s)) in samples.iter().enumerate() {
             if s.len() != info.input_len {
                 return Err(ApiError::new(
                     ErrorKind::InvalidShape,
-                    format!("sample {i} has {} values; model {} takes {} (shape {:?})", s.len(), info.name, info.input_len, info.input_shape),
+                    format!(
+                        "sample {i} has {} values; model {} takes {} (shape {:?})",
+                        s.len(),
+                        info.name,
+                        info.input_len,
+                        info.input_shape
+                    ),
                 ));
             }
             x.extend(Datatype::parse("FP32")?.to_f32(s)?);
@@ -106,9 +122,19 @@ impl PredictResponse {
     /// The top-`k` classes of every sample of `out`.
     pub fn new(info: &ModelInfo, out: &Inference, k: usize) -> Self {
         let row = |p: &[f32]| {
-            top_k(p, k).into_iter().map(|(index, score)| Prediction { label: info.labels.get(index).cloned().unwrap_or_default(), index, score }).collect()
+            top_k(p, k)
+                .into_iter()
+                .map(|(index, score)| Prediction {
+                    label: info.labels.get(index).cloned().unwrap_or_default(),
+                    index,
+                    score,
+                })
+                .collect()
         };
-        Self { model: info.name.clone(), predictions: out.scores.probabilities.chunks_exact(out.classes.max(1)).map(row).collect() }
+        Self {
+            model: info.name.clone(),
+            predictions: out.scores.probabilities.chunks_exact(out.classes.max(1)).map(row).collect(),
+        }
     }
 }
 
@@ -122,7 +148,10 @@ pub async fn list_models(State(state): State<AppState>) -> Result<Json<ModelList
 /// One model's card.
 #[utoipa::path(get, path = "/v1/models/{name}", tag = "JSON API", params(("name" = String, Path, description = "Model name")),
     responses((status = 200, body = ModelCard), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn get_model(State(state): State<AppState>, Params(name): Params<String>) -> Result<Json<ModelCard>, ApiError> {
+pub async fn get_model(
+    State(state): State<AppState>,
+    Params(name): Params<String>,
+) -> Result<Json<ModelCard>, ApiError> {
     Ok(Json(ModelCard(state.model(&name)?.card.clone())))
 }
 

@@ -10,16 +10,25 @@ use std::time::Duration;
 
 use common::*;
 use han_models::card::Card;
+use han_server::Settings;
 use han_server::model::{Model, ModelError, Scores};
 use han_server::queue::{BatchPolicy, InferenceHandle};
-use han_server::Settings;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_are_batched_and_equal_single_requests_bitwise() {
     let dir = models_dir();
-    let batched = state_for(dir.path(), Settings { batch: BatchPolicy { max_batch_size: 64, max_delay: Duration::from_millis(30) }, ..Settings::default() });
-    let single = state_for(dir.path(), Settings { batch: BatchPolicy { max_batch_size: 1, max_delay: Duration::ZERO }, ..Settings::default() });
+    let batched = state_for(
+        dir.path(),
+        Settings {
+            batch: BatchPolicy { max_batch_size: 64, max_delay: Duration::from_millis(30) },
+            ..Settings::default()
+        },
+    );
+    let single = state_for(
+        dir.path(),
+        Settings { batch: BatchPolicy { max_batch_size: 1, max_delay: Duration::ZERO }, ..Settings::default() },
+    );
     let samples: Vec<Vec<f32>> = (0..24).map(|i| values(784, 100 + i, 0.0, 255.0)).collect();
     let uri = format!("/v2/models/{DIGITS}/infer");
     let body = |x: &Vec<f32>| json!({"inputs": [{"name": "input", "shape": [1, 784], "datatype": "FP32", "data": x}]});
@@ -43,15 +52,27 @@ async fn concurrent_requests_are_batched_and_equal_single_requests_bitwise() {
     for (x, got) in samples.iter().zip(&together) {
         let alone = post_json(&single, &uri, &body(x)).await;
         assert_eq!(alone.headers["x-batch-size"], "1");
-        let a: Vec<Vec<f32>> = alone.json()["outputs"].as_array().unwrap().iter().map(|o| serde_json::from_value(o["data"].clone()).unwrap()).collect();
-        let b: Vec<Vec<f32>> = got.as_array().unwrap().iter().map(|o| serde_json::from_value(o["data"].clone()).unwrap()).collect();
+        let a: Vec<Vec<f32>> = alone.json()["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| serde_json::from_value(o["data"].clone()).unwrap())
+            .collect();
+        let b: Vec<Vec<f32>> =
+            got.as_array().unwrap().iter().map(|o| serde_json::from_value(o["data"].clone()).unwrap()).collect();
         assert_eq!(a, b, "batched and single answers differ");
     }
     // One request carrying all samples equals them too.
     let all: Vec<f32> = samples.concat();
-    let r = post_json(&batched, &uri, &json!({"inputs": [{"name": "input", "shape": [24, 784], "datatype": "FP32", "data": all}]})).await;
+    let r = post_json(
+        &batched,
+        &uri,
+        &json!({"inputs": [{"name": "input", "shape": [24, 784], "datatype": "FP32", "data": all}]}),
+    )
+    .await;
     let logits: Vec<f32> = serde_json::from_value(r.json()["outputs"][0]["data"].clone()).unwrap();
-    let per: Vec<f32> = together.iter().flat_map(|o| serde_json::from_value::<Vec<f32>>(o[0]["data"].clone()).unwrap()).collect();
+    let per: Vec<f32> =
+        together.iter().flat_map(|o| serde_json::from_value::<Vec<f32>>(o[0]["data"].clone()).unwrap()).collect();
     assert_eq!(logits, per);
 }
 
@@ -80,8 +101,10 @@ impl Model for Gate {
 async fn requests_whose_client_has_gone_are_skipped() {
     let dir = models_dir();
     let inner = classifier(dir.path(), CHECKER);
-    let gate = Arc::new(Gate { card: inner.card().clone(), runs: AtomicUsize::new(0), samples: AtomicUsize::new(0), inner });
-    let handle = InferenceHandle::spawn(gate.clone(), BatchPolicy { max_batch_size: 64, max_delay: Duration::ZERO }).unwrap();
+    let gate =
+        Arc::new(Gate { card: inner.card().clone(), runs: AtomicUsize::new(0), samples: AtomicUsize::new(0), inner });
+    let handle =
+        InferenceHandle::spawn(gate.clone(), BatchPolicy { max_batch_size: 64, max_delay: Duration::ZERO }).unwrap();
     // The first request occupies the model for 300 ms.
     let first = {
         let h = handle.clone();

@@ -20,7 +20,12 @@ fn predicts_over_http_like_the_classifier() {
     let x = values(784, 9, 0.0, 255.0);
     let r = post_json(server.addr, &format!("/v1/models/{DIGITS}/predict"), &json!({"input": x, "top_k": 10}));
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    let scores: Vec<f32> = r.json()["predictions"][0].as_array().unwrap().iter().map(|p| serde_json::from_value(p["score"].clone()).unwrap()).collect();
+    let scores: Vec<f32> = r.json()["predictions"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| serde_json::from_value(p["score"].clone()).unwrap())
+        .collect();
     let want: Vec<f32> = c.predict(&x, 10).unwrap()[0].iter().map(|p| p.score).collect();
     assert_eq!(scores, want);
     for h in ["x-request-id", "x-queue-time-us", "x-inference-time-us"] {
@@ -80,7 +85,8 @@ fn batched_http_answers_equal_single_answers_bitwise() {
     let addr = server.addr;
     let samples: Vec<Vec<f32>> = (0..16).map(|i| values(2, 300 + i, -1.0, 1.0)).collect();
     let uri = format!("/v2/models/{CHECKER}/infer");
-    let body = |x: &[f32], n: usize| json!({"inputs": [{"name": "input", "shape": [n, 2], "datatype": "FP32", "data": x}]});
+    let body =
+        |x: &[f32], n: usize| json!({"inputs": [{"name": "input", "shape": [n, 2], "datatype": "FP32", "data": x}]});
     let threads: Vec<_> = samples
         .iter()
         .map(|x| {
@@ -107,12 +113,15 @@ fn batched_http_answers_equal_single_answers_bitwise() {
 fn sigterm_drains_in_flight_requests_then_exits_zero() {
     let dir = models_dir();
     // Requests sit in the queue for up to 1.5 s, so they are in flight when the signal comes.
-    let mut server = Server::start(dir.path(), &[("HAN_MAX_QUEUE_DELAY_MS", "1500"), ("HAN_SHUTDOWN_GRACE_MS", "10000")]);
+    let mut server =
+        Server::start(dir.path(), &[("HAN_MAX_QUEUE_DELAY_MS", "1500"), ("HAN_SHUTDOWN_GRACE_MS", "10000")]);
     let addr = server.addr;
     let started = Instant::now();
     let threads: Vec<_> = (0..8)
         .map(|i| {
-            std::thread::spawn(move || post_json(addr, &format!("/v1/models/{CHECKER}/predict"), &json!({"input": [0.1 * i as f32, 0.5]})))
+            std::thread::spawn(move || {
+                post_json(addr, &format!("/v1/models/{CHECKER}/predict"), &json!({"input": [0.1 * i as f32, 0.5]}))
+            })
         })
         .collect();
     std::thread::sleep(Duration::from_millis(300));
@@ -138,7 +147,8 @@ fn a_broken_model_folder_is_logged_and_skipped() {
     std::fs::write(broken.join("model.safetensors"), b"not a safetensors file").unwrap();
     let server = Server::start(dir.path(), &[]);
     let r = post_json(server.addr, "/v2/repository/index", &json!({}));
-    let names: Vec<String> = r.json().as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> =
+        r.json().as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_string()).collect();
     assert_eq!(names, vec![CHECKER, DIGITS]);
     let log = server.log();
     assert!(log.contains("broken-model") && log.contains("skipped"), "{log}");
@@ -151,13 +161,15 @@ fn zero_configuration_serves_the_bundled_folder_and_logs_json_on_request() {
     let zoo = dir.path().to_str().unwrap();
     let server = Server::start_with(&[("HAN_ZOO_DIR", zoo), ("HAN_LOG_FORMAT", "json")]);
     let r = get(server.addr, "/v1/models");
-    let names: Vec<String> = r.json()["models"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> =
+        r.json()["models"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect();
     assert_eq!(names, vec![CHECKER, DIGITS]);
     let log = server.log();
     let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
     assert!(!lines.is_empty());
     for line in lines {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
         assert!(v["level"].is_string() && v["fields"].is_object(), "{line}");
     }
 }

@@ -32,7 +32,9 @@ async fn malformed_json_is_400() {
         post_raw(&state, &infer(CHECKER), "application/json", body).await.assert_error(400, "malformed_json");
     }
     let deep = "[".repeat(10_000) + &"]".repeat(10_000);
-    post_raw(&state, &predict(CHECKER), "application/json", format!("{{\"input\": {deep}}}")).await.assert_error(400, "malformed_json");
+    post_raw(&state, &predict(CHECKER), "application/json", format!("{{\"input\": {deep}}}"))
+        .await
+        .assert_error(400, "malformed_json");
 }
 
 #[tokio::test]
@@ -40,9 +42,11 @@ async fn bad_path_encoding_and_bad_binary_header_are_400() {
     let dir = models_dir();
     let state = state_for(dir.path(), Settings::default());
     post_json(&state, "/v1/models/%FF%FE/predict", &json!({"input": [0, 0]})).await.assert_error(400, "bad_request");
-    let req = Request::post(infer(CHECKER)).header("inference-header-content-length", "x").body(Body::from("{}")).unwrap();
+    let req =
+        Request::post(infer(CHECKER)).header("inference-header-content-length", "x").body(Body::from("{}")).unwrap();
     send(&state, req).await.assert_error(400, "bad_request");
-    let req = Request::post(infer(CHECKER)).header("inference-header-content-length", "999").body(Body::from("{}")).unwrap();
+    let req =
+        Request::post(infer(CHECKER)).header("inference-header-content-length", "999").body(Body::from("{}")).unwrap();
     send(&state, req).await.assert_error(400, "bad_request");
 }
 
@@ -85,7 +89,9 @@ async fn unknown_routes_models_and_versions_are_404() {
     }
     get(&state, &format!("/v2/models/{CHECKER}/versions/2")).await.assert_error(404, "version_not_found");
     let body = json!({"inputs": [{"name": "input", "shape": [2], "datatype": "FP32", "data": [0, 0]}]});
-    post_json(&state, &format!("/v2/models/{CHECKER}/versions/0/infer"), &body).await.assert_error(404, "version_not_found");
+    post_json(&state, &format!("/v2/models/{CHECKER}/versions/0/infer"), &body)
+        .await
+        .assert_error(404, "version_not_found");
 }
 
 #[tokio::test]
@@ -94,7 +100,9 @@ async fn wrong_method_is_405() {
     let state = state_for(dir.path(), Settings::default());
     get(&state, &predict(CHECKER)).await.assert_error(405, "method_not_allowed");
     post_json(&state, "/v2/health/ready", &json!({})).await.assert_error(405, "method_not_allowed");
-    send(&state, Request::delete("/v1/models").body(Body::empty()).unwrap()).await.assert_error(405, "method_not_allowed");
+    send(&state, Request::delete("/v1/models").body(Body::empty()).unwrap())
+        .await
+        .assert_error(405, "method_not_allowed");
 }
 
 #[tokio::test]
@@ -124,10 +132,11 @@ async fn wrong_content_type_is_415() {
 #[tokio::test]
 async fn requests_that_do_not_fit_are_422_with_a_precise_type() {
     let dir = models_dir();
-    let state = state_for(dir.path(), Settings { batch: BatchPolicy { max_batch_size: 4, max_delay: Duration::ZERO }, ..Settings::default() });
-    let t = |shape: serde_json::Value, datatype: &str, data: serde_json::Value| {
-        json!({"inputs": [{"name": "input", "shape": shape, "datatype": datatype, "data": data}]})
-    };
+    let state = state_for(
+        dir.path(),
+        Settings { batch: BatchPolicy { max_batch_size: 4, max_delay: Duration::ZERO }, ..Settings::default() },
+    );
+    let t = |shape: serde_json::Value, datatype: &str, data: serde_json::Value| json!({"inputs": [{"name": "input", "shape": shape, "datatype": datatype, "data": data}]});
     let cases: Vec<(String, serde_json::Value, &str)> = vec![
         (predict(CHECKER), json!({"input": [0, 0], "extra": 1}), "invalid_request"),
         (predict(CHECKER), json!({"input": [0, 0], "top_k": 0}), "invalid_request"),
@@ -148,12 +157,32 @@ async fn requests_that_do_not_fit_are_422_with_a_precise_type() {
         (predict(CHECKER), json!({"input": [3e38, 3e38]}), "invalid_value"),
         (predict(CHECKER), json!({"inputs": vec![[0, 0]; 5]}), "batch_too_large"),
         (infer(CHECKER), json!({"inputs": []}), "invalid_request"),
-        (infer(CHECKER), json!({"inputs": [{"name": "x", "shape": [2], "datatype": "FP32", "data": [0, 0]}]}), "invalid_request"),
+        (
+            infer(CHECKER),
+            json!({"inputs": [{"name": "x", "shape": [2], "datatype": "FP32", "data": [0, 0]}]}),
+            "invalid_request",
+        ),
         (infer(CHECKER), json!({"inputs": [{"name": "input", "shape": [2], "datatype": "FP32"}]}), "invalid_request"),
-        (infer(CHECKER), json!({"inputs": [{"name": "input", "shape": [-1, 2], "datatype": "FP32", "data": [0, 0]}]}), "invalid_request"),
-        (infer(CHECKER), json!({"inputs": [{"name": "input", "shape": [2], "datatype": "FP32", "data": [0, 0]}], "outputs": [{"name": "scores"}]}), "invalid_request"),
-        (infer(CHECKER), json!({"inputs": [{"name": "input", "shape": [2], "datatype": "FP32", "data": [0, 0]}], "outputs": [{"name": "logits", "parameters": {"classification": 0}}]}), "invalid_request"),
-        (infer(CHECKER), json!({"inputs": [{"name": "input", "shape": [2], "datatype": "FP32", "data": [0, 0]}], "outputs": [{"name": "logits", "parameters": {"classification": 3}}]}), "invalid_request"),
+        (
+            infer(CHECKER),
+            json!({"inputs": [{"name": "input", "shape": [-1, 2], "datatype": "FP32", "data": [0, 0]}]}),
+            "invalid_request",
+        ),
+        (
+            infer(CHECKER),
+            json!({"inputs": [{"name": "input", "shape": [2], "datatype": "FP32", "data": [0, 0]}], "outputs": [{"name": "scores"}]}),
+            "invalid_request",
+        ),
+        (
+            infer(CHECKER),
+            json!({"inputs": [{"name": "input", "shape": [2], "datatype": "FP32", "data": [0, 0]}], "outputs": [{"name": "logits", "parameters": {"classification": 0}}]}),
+            "invalid_request",
+        ),
+        (
+            infer(CHECKER),
+            json!({"inputs": [{"name": "input", "shape": [2], "datatype": "FP32", "data": [0, 0]}], "outputs": [{"name": "logits", "parameters": {"classification": 3}}]}),
+            "invalid_request",
+        ),
         (infer(CHECKER), t(json!([3]), "FP32", json!([0, 0, 0])), "invalid_shape"),
         (infer(CHECKER), t(json!([1, 2]), "FP32", json!([0, 0, 0])), "invalid_shape"),
         (infer(CHECKER), t(json!([2, 2]), "FP32", json!([0, 0])), "invalid_shape"),
@@ -184,7 +213,8 @@ fn wrapped(dir: &std::path::Path, name: &str, sleep: Duration, panic: bool) -> A
 async fn concurrency_over_the_limit_is_429_at_once() {
     let dir = models_dir();
     let settings = Settings { max_concurrent_requests: 1, ..Settings::default() };
-    let state = AppState::with_models(settings, vec![wrapped(dir.path(), CHECKER, Duration::from_millis(500), false)]).unwrap();
+    let state =
+        AppState::with_models(settings, vec![wrapped(dir.path(), CHECKER, Duration::from_millis(500), false)]).unwrap();
     let slow = {
         let state = state.clone();
         tokio::spawn(async move { post_json(&state, &predict(CHECKER), &json!({"input": [0.1, 0.2]})).await })
@@ -204,7 +234,10 @@ async fn concurrency_over_the_limit_is_429_at_once() {
 #[tokio::test]
 async fn a_panicking_model_is_500_without_details_and_the_server_keeps_serving() {
     let dir = models_dir();
-    let models = vec![wrapped(dir.path(), CHECKER, Duration::ZERO, true), Arc::new(classifier(dir.path(), DIGITS)) as Arc<dyn Model>];
+    let models = vec![
+        wrapped(dir.path(), CHECKER, Duration::ZERO, true),
+        Arc::new(classifier(dir.path(), DIGITS)) as Arc<dyn Model>,
+    ];
     let state = AppState::with_models(Settings::default(), models).unwrap();
     for _ in 0..3 {
         let r = post_json(&state, &predict(CHECKER), &json!({"input": [0.1, 0.2]})).await;
@@ -236,7 +269,8 @@ async fn not_ready_and_shutting_down_are_503() {
 async fn a_request_over_the_time_limit_is_504() {
     let dir = models_dir();
     let settings = Settings { request_timeout: Duration::from_millis(100), ..Settings::default() };
-    let state = AppState::with_models(settings, vec![wrapped(dir.path(), CHECKER, Duration::from_millis(400), false)]).unwrap();
+    let state =
+        AppState::with_models(settings, vec![wrapped(dir.path(), CHECKER, Duration::from_millis(400), false)]).unwrap();
     let t = std::time::Instant::now();
     post_json(&state, &predict(CHECKER), &json!({"input": [0.1, 0.2]})).await.assert_error(504, "timeout");
     assert!(t.elapsed() < Duration::from_millis(350));

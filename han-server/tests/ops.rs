@@ -15,16 +15,26 @@ async fn metrics_count_requests_by_model_and_status_and_record_latencies() {
     let dir = models_dir();
     let state = state_for(dir.path(), Settings::default());
     for _ in 0..3 {
-        assert_eq!(post_json(&state, &format!("/v1/models/{CHECKER}/predict"), &json!({"input": [0.3, 0.4]})).await.status, 200);
+        assert_eq!(
+            post_json(&state, &format!("/v1/models/{CHECKER}/predict"), &json!({"input": [0.3, 0.4]})).await.status,
+            200
+        );
     }
-    post_json(&state, "/v1/models/secret-probe/predict", &json!({"input": [0, 0]})).await.assert_error(404, "model_not_found");
+    post_json(&state, "/v1/models/secret-probe/predict", &json!({"input": [0, 0]}))
+        .await
+        .assert_error(404, "model_not_found");
     let r = get(&state, "/metrics").await;
     assert_eq!(r.status, 200);
     assert!(r.headers["content-type"].to_str().unwrap().starts_with("text/plain"));
     let text = String::from_utf8(r.body.to_vec()).unwrap();
     let line = text
         .lines()
-        .find(|l| l.starts_with("han_requests_total{") && l.contains(&format!("model=\"{CHECKER}\"")) && l.contains("status=\"200\"") && l.contains("/predict"))
+        .find(|l| {
+            l.starts_with("han_requests_total{")
+                && l.contains(&format!("model=\"{CHECKER}\""))
+                && l.contains("status=\"200\"")
+                && l.contains("/predict")
+        })
         .unwrap_or_else(|| panic!("no request counter in\n{text}"));
     let n: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(n >= 3.0, "{line}");

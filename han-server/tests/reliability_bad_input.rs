@@ -38,7 +38,11 @@ fn exchange(addr: SocketAddr, raw: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
     let mut r = BufReader::new(s);
     let mut line = String::new();
     r.read_line(&mut line)?;
-    let status = line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| std::io::Error::other(format!("status line {line:?}")))?;
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("status line {line:?}")))?;
     let mut len = None;
     loop {
         line.clear();
@@ -59,7 +63,13 @@ fn exchange(addr: SocketAddr, raw: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
 }
 
 fn send(addr: SocketAddr, c: &Case) -> (u16, Vec<u8>) {
-    let mut raw = format!("{} {} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", c.method, c.path, c.body.len()).into_bytes();
+    let mut raw = format!(
+        "{} {} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        c.method,
+        c.path,
+        c.body.len()
+    )
+    .into_bytes();
     for h in &c.headers {
         raw.extend_from_slice(h);
         raw.extend_from_slice(b"\r\n");
@@ -78,8 +88,22 @@ fn json_ct() -> Vec<u8> {
 }
 
 /// A POST with the right key and a JSON content type.
-fn post(what: &'static str, path: impl Into<String>, body: impl Into<Vec<u8>>, status: u16, error_type: &'static str) -> Case {
-    Case { what, method: "POST", path: path.into(), headers: vec![auth(), json_ct()], body: body.into(), status, error_type }
+fn post(
+    what: &'static str,
+    path: impl Into<String>,
+    body: impl Into<Vec<u8>>,
+    status: u16,
+    error_type: &'static str,
+) -> Case {
+    Case {
+        what,
+        method: "POST",
+        path: path.into(),
+        headers: vec![auth(), json_ct()],
+        body: body.into(),
+        status,
+        error_type,
+    }
 }
 
 fn infer(what: &'static str, input: serde_json::Value, status: u16, error_type: &'static str) -> Case {
@@ -215,7 +239,10 @@ fn bad_inputs_get_their_status_and_error_type_and_the_server_keeps_serving() {
     let dir = models_dir();
     let max_body = MAX_BODY.to_string();
     let max_batch = MAX_BATCH.to_string();
-    let server = Server::start(dir.path(), &[("HAN_API_KEY", KEY), ("HAN_MAX_BODY_BYTES", &max_body), ("HAN_MAX_BATCH_SIZE", &max_batch)]);
+    let server = Server::start(
+        dir.path(),
+        &[("HAN_API_KEY", KEY), ("HAN_MAX_BODY_BYTES", &max_body), ("HAN_MAX_BATCH_SIZE", &max_batch)],
+    );
     let cases = table();
     let mut failures = Vec::new();
     for c in &cases {
@@ -242,12 +269,26 @@ fn bad_inputs_get_their_status_and_error_type_and_the_server_keeps_serving() {
     let body = json!({"input": x, "top_k": 10}).to_string();
     let (status, resp) = send(
         server.addr,
-        &Case { what: "final prediction", method: "POST", path: format!("/v1/models/{DIGITS}/predict"), headers: vec![auth(), json_ct()], body: body.into_bytes(), status: 200, error_type: "" },
+        &Case {
+            what: "final prediction",
+            method: "POST",
+            path: format!("/v1/models/{DIGITS}/predict"),
+            headers: vec![auth(), json_ct()],
+            body: body.into_bytes(),
+            status: 200,
+            error_type: "",
+        },
     );
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&resp));
     let v: serde_json::Value = serde_json::from_slice(&resp).unwrap();
-    let got: Vec<(usize, f32)> = v["predictions"][0].as_array().unwrap().iter().map(|p| (p["index"].as_u64().unwrap() as usize, p["score"].as_f64().unwrap() as f32)).collect();
-    let want: Vec<(usize, f32)> = classifier(dir.path(), DIGITS).predict(&x, 10).unwrap()[0].iter().map(|p| (p.index, p.score)).collect();
+    let got: Vec<(usize, f32)> = v["predictions"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["index"].as_u64().unwrap() as usize, p["score"].as_f64().unwrap() as f32))
+        .collect();
+    let want: Vec<(usize, f32)> =
+        classifier(dir.path(), DIGITS).predict(&x, 10).unwrap()[0].iter().map(|p| (p.index, p.score)).collect();
     assert_eq!(got, want);
     let log = server.log();
     assert!(!log.contains("panicked"), "a panic in the log:\n{log}");

@@ -39,7 +39,8 @@ fn copy_model(root: &Path, from: &str, name: &str) -> std::path::PathBuf {
 fn set_weights(dir: &Path, bytes: &[u8], fix_sha: bool) {
     std::fs::write(dir.join("model.safetensors"), bytes).unwrap();
     if fix_sha {
-        let mut card: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+        let mut card: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
         card["weights"]["sha256"] = json!(hex::encode(sha2::Sha256::digest(bytes)));
         std::fs::write(dir.join("config.json"), card.to_string()).unwrap();
     }
@@ -115,14 +116,18 @@ fn broken_model_folders_are_refused_at_start_and_the_others_served() {
 
     let server = Server::start(root, &[]);
     let r = post_json(server.addr, "/v2/repository/index", &json!({}));
-    let names: Vec<String> = r.json().as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> =
+        r.json().as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_string()).collect();
     let log = server.log();
     assert_eq!(names, vec![CHECKER, DIGITS], "log:\n{log}");
     let mut missing = Vec::new();
     for (folder, what, word) in &broken {
-        let line = log.lines().find(|l| l.contains(&format!("/{folder}")) && (l.contains("skipped") || l.contains("refused")));
+        let line =
+            log.lines().find(|l| l.contains(&format!("/{folder}")) && (l.contains("skipped") || l.contains("refused")));
         match line {
-            Some(l) if l.contains(word) => eprintln!("refused {folder} ({what}): {}", l.chars().take(260).collect::<String>()),
+            Some(l) if l.contains(word) => {
+                eprintln!("refused {folder} ({what}): {}", l.chars().take(260).collect::<String>())
+            }
             Some(l) => missing.push(format!("{folder} ({what}): log line lacks {word:?}: {l}")),
             None => missing.push(format!("{folder} ({what}): no log line names it")),
         }
@@ -140,7 +145,8 @@ fn sigterm_under_load_drops_no_in_flight_request() {
     let dir = models_dir();
     // Each request waits up to 100 ms in its queue for company, so dozens are in flight when
     // the signal arrives.
-    let mut server = Server::start(dir.path(), &[("HAN_MAX_QUEUE_DELAY_MS", "100"), ("HAN_SHUTDOWN_GRACE_MS", "10000")]);
+    let mut server =
+        Server::start(dir.path(), &[("HAN_MAX_QUEUE_DELAY_MS", "100"), ("HAN_SHUTDOWN_GRACE_MS", "10000")]);
     let addr = server.addr;
     let path = format!("/v1/models/{CHECKER}/predict");
     let stop = Arc::new(AtomicBool::new(false));
@@ -195,7 +201,10 @@ fn sigterm_under_load_drops_no_in_flight_request() {
             // A connection accepted by the kernel but not yet by the server when the listener
             // closed: the request never reached the server (see RELIABILITY.md).
             Outcome::ResetFresh if *start >= signal => reset_fresh += 1,
-            other => failures.push(format!("in flight {was_in_flight}, started {:?} after the signal: {other:?}", start.saturating_duration_since(signal))),
+            other => failures.push(format!(
+                "in flight {was_in_flight}, started {:?} after the signal: {other:?}",
+                start.saturating_duration_since(signal)
+            )),
         }
     }
     eprintln!(
@@ -240,7 +249,9 @@ fn slow_clients_cannot_hold_the_server() {
             let mut s = TcpStream::connect(addr).unwrap();
             s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
             let t = Instant::now();
-            let head = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n");
+            let head = format!(
+                "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+            );
             s.write_all(head.as_bytes()).unwrap();
             let mut sent = 0;
             while sent < 1000 && t.elapsed() < Duration::from_secs(5) {
@@ -287,7 +298,9 @@ fn slow_clients_cannot_hold_the_server() {
     // 3. The stalled connections are closed by the server (no byte for the request timeout).
     let (idle_closed, _) = closed_within(&mut idle[0], Duration::from_secs(4));
     let (partial_closed, _) = closed_within(&mut partial[0], Duration::from_secs(4));
-    eprintln!("a silent connection closed by the server within 4 s: {idle_closed}; one stalled inside its headers: {partial_closed}");
+    eprintln!(
+        "a silent connection closed by the server within 4 s: {idle_closed}; one stalled inside its headers: {partial_closed}"
+    );
     assert!(idle_closed, "a connection that sends nothing is held open");
     assert!(partial_closed, "a connection stalled inside its headers is held open");
     drop(idle);
@@ -318,7 +331,10 @@ fn a_panic_inside_a_model_run_fails_only_that_request() {
         if x[0] == TRIGGER {
             assert_eq!(r.status, 500, "{}", String::from_utf8_lossy(&r.body));
             assert_eq!(r.json()["error_type"], "internal");
-            assert!(!String::from_utf8_lossy(&r.body).contains("fault injection"), "panic details leaked to the client");
+            assert!(
+                !String::from_utf8_lossy(&r.body).contains("fault injection"),
+                "panic details leaked to the client"
+            );
             panicked += 1;
         } else {
             assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));

@@ -33,7 +33,8 @@ async fn list_and_get_cards() {
     let state = state_for(dir.path(), Settings::default());
     let r = get(&state, "/v1/models").await;
     assert_eq!(r.status, 200);
-    let names: Vec<String> = r.json()["models"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> =
+        r.json()["models"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect();
     assert_eq!(names, vec![CHECKER, DIGITS]);
 
     let r = get(&state, &format!("/v1/models/{DIGITS}")).await;

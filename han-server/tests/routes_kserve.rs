@@ -62,7 +62,12 @@ async fn health_readiness_and_repository_index() {
 }
 
 fn output<'a>(v: &'a Value, name: &str) -> &'a Value {
-    v["outputs"].as_array().unwrap().iter().find(|o| o["name"] == name).unwrap_or_else(|| panic!("no output {name} in {v}"))
+    v["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == name)
+        .unwrap_or_else(|| panic!("no output {name} in {v}"))
 }
 
 fn f32_data(v: &Value) -> Vec<f32> {
@@ -101,7 +106,12 @@ async fn infer_matches_the_classifier_bitwise_for_every_accepted_layout() {
     // One sample without the batch dimension.
     let one = &x[..784];
     for shape in [json!([28, 28]), json!([784])] {
-        let r = post_json(&state, &format!("/v2/models/{DIGITS}/infer"), &json!({"inputs": [{"name": "input", "shape": shape, "datatype": "FP32", "data": one}]})).await;
+        let r = post_json(
+            &state,
+            &format!("/v2/models/{DIGITS}/infer"),
+            &json!({"inputs": [{"name": "input", "shape": shape, "datatype": "FP32", "data": one}]}),
+        )
+        .await;
         assert_eq!(r.status, 200);
         assert_eq!(f32_data(output(&r.json(), "probabilities")), c.run(one).unwrap().probabilities);
     }
@@ -125,11 +135,20 @@ async fn classification_extension_returns_top_k_strings() {
     assert_eq!(p["datatype"], "BYTES");
     assert_eq!(p["shape"], json!([2, 3]));
     let strings: Vec<String> = serde_json::from_value(p["data"].clone()).unwrap();
-    let want: Vec<String> = c.predict(&x, 3).unwrap().into_iter().flatten().map(|q| format!("{}:{}:{}", q.score, q.index, q.label)).collect();
+    let want: Vec<String> = c
+        .predict(&x, 3)
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .map(|q| format!("{}:{}:{}", q.score, q.index, q.label))
+        .collect();
     assert_eq!(strings, want);
     for s in &strings {
         let parts: Vec<&str> = s.splitn(3, ':').collect();
-        assert!(parts[0].parse::<f32>().is_ok() && parts[1].parse::<usize>().is_ok() && parts[2].starts_with("class-"), "{s}");
+        assert!(
+            parts[0].parse::<f32>().is_ok() && parts[1].parse::<usize>().is_ok() && parts[2].starts_with("class-"),
+            "{s}"
+        );
     }
     assert_eq!(f32_data(output(&v, "logits")), c.run(&x).unwrap().logits);
 }

@@ -24,7 +24,11 @@ fn venv() -> PathBuf {
         return python;
     }
     if !python.is_file() {
-        let ok = Command::new("python3").args(["-m", "venv"]).arg(&dir).status().expect("python3 is needed (apt-get install python3 python3-venv)");
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&dir)
+            .status()
+            .expect("python3 is needed (apt-get install python3 python3-venv)");
         assert!(ok.success(), "python3 -m venv failed");
     }
     let ok = Command::new(&python)
@@ -59,7 +63,11 @@ fn tritonclient_reads_metadata_and_infers_correct_values() {
     let run = Command::new(&python).arg(&script).arg(server.addr.to_string()).arg(&fixture).output().unwrap();
     let stdout = String::from_utf8_lossy(&run.stdout);
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "tritonclient script failed\nstdout:\n{stdout}\nstderr:\n{stderr}\nserver log:\n{}", server.log());
+    assert!(
+        run.status.success(),
+        "tritonclient script failed\nstdout:\n{stdout}\nstderr:\n{stderr}\nserver log:\n{}",
+        server.log()
+    );
     assert!(stdout.contains("tritonclient OK"), "{stdout}");
     eprintln!("{stdout}");
 }

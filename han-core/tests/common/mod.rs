@@ -36,18 +36,12 @@ pub fn t64(v: &[f64], shape: &[usize]) -> Result<Tensor> {
 
 /// An `f32` tensor of the given shape from `f64` values (rounded).
 pub fn t32(v: &[f64], shape: &[usize]) -> Result<Tensor> {
-    Tensor::from_vec(
-        v.iter().map(|&x| x as f32).collect::<Vec<f32>>(),
-        shape,
-        &Device::Cpu,
-    )
+    Tensor::from_vec(v.iter().map(|&x| x as f32).collect::<Vec<f32>>(), shape, &Device::Cpu)
 }
 
 /// All elements of a tensor as `f64`, in row-major order.
 pub fn flat(t: &Tensor) -> Result<Vec<f64>> {
-    t.to_dtype(candle_core::DType::F64)?
-        .flatten_all()?
-        .to_vec1::<f64>()
+    t.to_dtype(candle_core::DType::F64)?.flatten_all()?.to_vec1::<f64>()
 }
 
 /// The Householder matrix `H = I - 2 u u^T / (u^T u)`, built explicitly, row-major `d x d`.
@@ -99,10 +93,7 @@ pub fn norm(v: &[f64]) -> f64 {
 /// `max_i |a_i - b_i|`.
 pub fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len(), "length mismatch");
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
 }
 
 /// `||a - b|| / ||b||` (the relative error of `a` against the reference `b`).

@@ -18,10 +18,10 @@ use candle_core::Device;
 use clap::{Parser, Subcommand, ValueEnum};
 use han_models::card::{Card, DatasetInfo, HeadSpec, InputSpec, Metrics, Provenance, TrainingRecipe, WeightsInfo};
 use han_models::data::{self, Dataset};
+use han_models::init::InitScheme;
 use han_models::sequential::Sequential;
 use han_models::spec::ModelSpec;
 use han_models::train::{self, LossKind, OptimizerKind, Progress, TrainConfig, eval};
-use han_models::init::InitScheme;
 use han_models::{arch, import};
 use sha2::{Digest, Sha256};
 
@@ -244,7 +244,8 @@ fn main() {
         // SAFETY: no other thread exists yet.
         unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
     }
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
     if let Err(e) = run() {
         eprintln!("error: {e}");
@@ -261,7 +262,8 @@ fn run() -> Result<()> {
     match cli.command {
         Command::Data { command: DataCommand::Fetch { name, dir } } => {
             let dir = dir.unwrap_or_else(data::data_dir);
-            let reports = data::fetch(name.as_deref(), &dir).with_context(|| format!("fetching into {}", dir.display()))?;
+            let reports =
+                data::fetch(name.as_deref(), &dir).with_context(|| format!("fetching into {}", dir.display()))?;
             for r in reports {
                 println!("{r}");
             }
@@ -290,8 +292,9 @@ fn reference_dir() -> PathBuf {
 fn load_dataset(name: &str) -> Result<Dataset> {
     if name == "checkerboard-reference" {
         let dir = reference_dir();
-        let mut d = data::checkerboard_reference_split(&dir)
-            .with_context(|| format!("reading the authors' checkerboard split from {} (set HAN_REFERENCE_DIR)", dir.display()))?;
+        let mut d = data::checkerboard_reference_split(&dir).with_context(|| {
+            format!("reading the authors' checkerboard split from {} (set HAN_REFERENCE_DIR)", dir.display())
+        })?;
         d.name = name.into();
         return Ok(d);
     }
@@ -424,7 +427,11 @@ fn cmd_eval(a: EvalArgs, weights_dir: &Path) -> Result<()> {
     let bytes = std::fs::read(&wpath).with_context(|| format!("reading {}", wpath.display()))?;
     let sha = hex::encode(Sha256::digest(&bytes));
     if sha != card.weights.sha256 {
-        bail!("{} has sha256 {sha} but the card records {}: the file is corrupted or was replaced", wpath.display(), card.weights.sha256);
+        bail!(
+            "{} has sha256 {sha} but the card records {}: the file is corrupted or was replaced",
+            wpath.display(),
+            card.weights.sha256
+        );
     }
     let model = import::load(&card.architecture, &wpath).with_context(|| format!("loading {}", wpath.display()))?;
     let dataset = load_dataset(&card.dataset.name)?;
@@ -460,7 +467,11 @@ fn cmd_eval(a: EvalArgs, weights_dir: &Path) -> Result<()> {
         );
     }
     if !matches {
-        bail!("measured {correct} / {total} but the card claims {} / {}", card.metrics.test_correct, card.metrics.test_total);
+        bail!(
+            "measured {correct} / {total} but the card claims {} / {}",
+            card.metrics.test_correct,
+            card.metrics.test_total
+        );
     }
     Ok(())
 }
@@ -468,7 +479,8 @@ fn cmd_eval(a: EvalArgs, weights_dir: &Path) -> Result<()> {
 fn cmd_import(a: ImportArgs) -> Result<()> {
     let text = std::fs::read_to_string(&a.spec).with_context(|| format!("reading {}", a.spec.display()))?;
     let spec = ModelSpec::from_json(&text).with_context(|| format!("parsing {}", a.spec.display()))?;
-    let (bytes, report) = import::check_file(&spec, &a.weights).with_context(|| format!("checking {} against {}", a.weights.display(), a.spec.display()))?;
+    let (bytes, report) = import::check_file(&spec, &a.weights)
+        .with_context(|| format!("checking {} against {}", a.weights.display(), a.spec.display()))?;
     for u in &report.unused {
         eprintln!("warning: tensor `{u}` in {} is not used by the layer list", a.weights.display());
     }
@@ -484,7 +496,8 @@ fn cmd_import(a: ImportArgs) -> Result<()> {
     let correct = test_correct(&model, &test, activation)?;
     let train_correct = test_correct(&model, &train_split, activation)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let name = a.name.clone().unwrap_or_else(|| a.out.file_name().and_then(|s| s.to_str()).unwrap_or("imported").to_string());
+    let name =
+        a.name.clone().unwrap_or_else(|| a.out.file_name().and_then(|s| s.to_str()).unwrap_or("imported").to_string());
     let card = Card {
         name: name.clone(),
         task: "classification".into(),
@@ -535,15 +548,28 @@ fn cmd_import(a: ImportArgs) -> Result<()> {
             val: 0,
             test: test.len(),
         },
-        weights: WeightsInfo { file: "model.safetensors".into(), sha256: hex::encode(Sha256::digest(&bytes)), dtype: "float32".into() },
-        provenance: Provenance { command: command_line(), paper: train::PAPER.into(), han_version: env!("CARGO_PKG_VERSION").into() },
+        weights: WeightsInfo {
+            file: "model.safetensors".into(),
+            sha256: hex::encode(Sha256::digest(&bytes)),
+            dtype: "float32".into(),
+        },
+        provenance: Provenance {
+            command: command_line(),
+            paper: train::PAPER.into(),
+            han_version: env!("CARGO_PKG_VERSION").into(),
+        },
     };
     card.check()?;
     let w = a.out.join("model.safetensors");
     std::fs::write(&w, &bytes).with_context(|| format!("writing {}", w.display()))?;
     std::fs::write(a.out.join("config.json"), card.to_json() + "\n")?;
     std::fs::write(a.out.join("README.md"), train::render_readme(&card))?;
-    println!("{name}: test accuracy {:.6} ({correct} / {}); wrote {}", card.metrics.test_accuracy, test.len(), a.out.display());
+    println!(
+        "{name}: test accuracy {:.6} ({correct} / {}); wrote {}",
+        card.metrics.test_accuracy,
+        test.len(),
+        a.out.display()
+    );
     Ok(())
 }
 
@@ -592,7 +618,13 @@ fn cmd_bench_train(a: BenchArgs) -> Result<()> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let x: Vec<f32> = (0..n * features).map(|_| rng.random::<f32>() * 2.0 - 1.0).collect();
     let y: Vec<u32> = (0..n).map(|_| rng.random_range(0..classes as u32)).collect();
-    let mut trainer = Trainer::new(&spec, 0, InitScheme::Default, OptimizerConfig::new(OptimizerKind::Sgd, 0.01, 0.9, 0.0), LossKind::CrossEntropy)?;
+    let mut trainer = Trainer::new(
+        &spec,
+        0,
+        InitScheme::Default,
+        OptimizerConfig::new(OptimizerKind::Sgd, 0.01, 0.9, 0.0),
+        LossKind::CrossEntropy,
+    )?;
     let mut order: Vec<usize> = (0..n).collect();
     let (mut xb, mut yb) = (Vec::with_capacity(a.batch_size * features), Vec::with_capacity(a.batch_size));
     let mut step = |order: &[usize], trainer: &mut Trainer| -> Result<()> {
@@ -637,7 +669,11 @@ fn cmd_bench_train(a: BenchArgs) -> Result<()> {
         });
         println!("{v}");
     } else {
-        println!("han (candle) {model}: {rate:.0} samples/s ({:.3} ms a step of {}, {threads} threads)", 1e3 * secs / steps as f64, a.batch_size);
+        println!(
+            "han (candle) {model}: {rate:.0} samples/s ({:.3} ms a step of {}, {threads} threads)",
+            1e3 * secs / steps as f64,
+            a.batch_size
+        );
     }
     Ok(())
 }

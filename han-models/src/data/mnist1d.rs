@@ -51,7 +51,13 @@ fn read_checked(dir: &Path, (name, sha): (&str, &str), len: usize) -> Result<Vec
     }
     let found = Algo::Sha256.hex(&bytes);
     if found != sha {
-        return Err(DataError::Checksum { dataset: "mnist1d", file: path, algo: "sha256", expected: sha.into(), found });
+        return Err(DataError::Checksum {
+            dataset: "mnist1d",
+            file: path,
+            algo: "sha256",
+            expected: sha.into(),
+            found,
+        });
     }
     Ok(bytes)
 }
@@ -99,7 +105,8 @@ fn cached(dir: &Path) -> bool {
     FILES.iter().all(|&(n, sha)| tools::file_matches(&dir.join(n), Algo::Sha256, sha))
 }
 
-const PYTHON_HINT: &str = "install Python 3 with venv and pip (Debian: `apt-get install python3 python3-venv`) and retry";
+const PYTHON_HINT: &str =
+    "install Python 3 with venv and pip (Debian: `apt-get install python3 python3-venv`) and retry";
 
 /// Exports into `cache/mnist1d` unless the files are already there with the right sha256.
 pub(crate) fn fetch(cache: &Path) -> Result<(Vec<PathBuf>, bool, String), DataError> {
@@ -119,11 +126,9 @@ pub(crate) fn fetch(cache: &Path) -> Result<(Vec<PathBuf>, bool, String), DataEr
             let _ = std::fs::remove_dir_all(&venv);
         }
         tools::run(Command::new("python3").arg("-m").arg("venv").arg(&venv), PYTHON_HINT).map_err(|e| match e {
-            DataError::ToolFailed { command, status, stderr_tail } => DataError::ToolFailed {
-                command,
-                status,
-                stderr_tail: format!("{stderr_tail}\n({PYTHON_HINT})"),
-            },
+            DataError::ToolFailed { command, status, stderr_tail } => {
+                DataError::ToolFailed { command, status, stderr_tail: format!("{stderr_tail}\n({PYTHON_HINT})") }
+            }
             other => other,
         })?;
     }
@@ -143,7 +148,12 @@ pub(crate) fn fetch(cache: &Path) -> Result<(Vec<PathBuf>, bool, String), DataEr
         let bytes = tools::read(&out.join(name))?;
         let found = Algo::Sha256.hex(&bytes);
         if found != sha {
-            return Err(DataError::FetchedChecksum { what: format!("exported {name}"), algo: "sha256", expected: sha.into(), found });
+            return Err(DataError::FetchedChecksum {
+                what: format!("exported {name}"),
+                algo: "sha256",
+                expected: sha.into(),
+                found,
+            });
         }
         verified.push((name, bytes));
     }
@@ -152,5 +162,9 @@ pub(crate) fn fetch(cache: &Path) -> Result<(Vec<PathBuf>, bool, String), DataEr
     }
     let sums = tools::read(&out.join("SHA256SUMS"))?;
     tools::write_atomic(&dir, "SHA256SUMS", &sums)?;
-    Ok((files, false, format!("venv {}; pip install {}; export_mnist1d.py; sha256 verified", venv.display(), PIP_PACKAGES.join(" "))))
+    Ok((
+        files,
+        false,
+        format!("venv {}; pip install {}; export_mnist1d.py; sha256 verified", venv.display(), PIP_PACKAGES.join(" ")),
+    ))
 }

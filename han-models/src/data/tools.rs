@@ -150,9 +150,10 @@ pub(crate) fn untar(tar: &[u8], wanted: &[String]) -> Result<Vec<(String, Vec<u8
         let size = usize::from_str_radix(size_field.trim(), 8)
             .map_err(|_| format!("bad size field {size_field:?} at offset {pos}"))?;
         let start = pos + 512;
-        let end = start.checked_add(size).filter(|&e| e <= tar.len()).ok_or_else(|| {
-            format!("member {path} claims {size} bytes but the archive ends first (truncated)")
-        })?;
+        let end = start
+            .checked_add(size)
+            .filter(|&e| e <= tar.len())
+            .ok_or_else(|| format!("member {path} claims {size} bytes but the archive ends first (truncated)"))?;
         let kind = h[156];
         if (kind == b'0' || kind == 0) && wanted.contains(&path) {
             found.push((path, tar[start..end].to_vec()));
@@ -175,8 +176,8 @@ mod tests {
 
     #[test]
     fn a_failing_tool_reports_its_status_and_stderr_tail() {
-        let err = run(Command::new("sh").args(["-c", "echo first >&2; echo last words >&2; exit 3"]), "")
-            .expect_err("fails");
+        let err =
+            run(Command::new("sh").args(["-c", "echo first >&2; echo last words >&2; exit 3"]), "").expect_err("fails");
         let msg = err.to_string();
         assert!(msg.contains("sh -c") && msg.contains("3") && msg.contains("last words"), "{msg}");
     }

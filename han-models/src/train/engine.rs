@@ -14,16 +14,16 @@ use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
 
 use super::eval::{self, Evaluation};
+use super::loss::LossKind;
 use super::metrics::{self, EpochMetrics};
 use super::optim::{Optimizer, OptimizerConfig};
 use super::schedule::MultiStep;
-use super::loss::LossKind;
 use super::{PAPER, Progress, TrainConfig, TrainError, TrainReport, plot, readme};
 use crate::card::{Card, DatasetInfo, HeadSpec, InputSpec, Metrics, Provenance, TrainingRecipe, WeightsInfo};
 use crate::data::{Dataset, Split};
 use crate::init::{InitScheme, seeded_varbuilder_with};
-use crate::spec::ModelSpec;
 use crate::sequential::Sequential;
+use crate::spec::ModelSpec;
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
     move |source| TrainError::Io { path: path.to_path_buf(), source }
@@ -55,7 +55,10 @@ fn check(cfg: &TrainConfig, data: &Dataset) -> Result<usize, TrainError> {
     let momentum_ok = (0.0..1.0).contains(&cfg.momentum);
     let decay_ok = cfg.weight_decay.is_finite() && cfg.weight_decay >= 0.0;
     if !momentum_ok || !decay_ok {
-        return bad(format!("momentum ({}) must be in [0, 1) and weight decay ({}) >= 0", cfg.momentum, cfg.weight_decay));
+        return bad(format!(
+            "momentum ({}) must be in [0, 1) and weight decay ({}) >= 0",
+            cfg.momentum, cfg.weight_decay
+        ));
     }
     if !(0.0..0.9).contains(&cfg.val_fraction) {
         return bad(format!("validation fraction {} must be in [0, 0.9)", cfg.val_fraction));
@@ -67,8 +70,14 @@ fn check(cfg: &TrainConfig, data: &Dataset) -> Result<usize, TrainError> {
         return bad(format!("dataset `{}` has label {y} but only {classes} classes", data.name));
     }
     data.preprocessing.validate(data.train.features).map_err(TrainError::Config)?;
-    if cfg.name.is_empty() || !cfg.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) || cfg.name.starts_with('.') {
-        return bad(format!("model name `{}` must be ASCII letters, digits, '-', '_' or '.', not starting with '.'", cfg.name));
+    if cfg.name.is_empty()
+        || !cfg.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        || cfg.name.starts_with('.')
+    {
+        return bad(format!(
+            "model name `{}` must be ASCII letters, digits, '-', '_' or '.', not starting with '.'",
+            cfg.name
+        ));
     }
     Ok(classes)
 }
@@ -115,9 +124,11 @@ pub fn train(cfg: &TrainConfig, data: &Dataset) -> Result<TrainReport, TrainErro
     let steps = n.div_ceil(cfg.batch_size);
     let bar = if use_bar(cfg.progress) {
         let pb = ProgressBar::with_draw_target(Some((cfg.epochs * steps) as u64), ProgressDrawTarget::stderr());
-        let style = ProgressStyle::with_template("{prefix} [{bar:30.cyan/blue}] {percent:>3}% {msg} [{elapsed_precise} < {eta_precise}]")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+        let style = ProgressStyle::with_template(
+            "{prefix} [{bar:30.cyan/blue}] {percent:>3}% {msg} [{elapsed_precise} < {eta_precise}]",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
         pb.set_style(style);
         pb.set_prefix(cfg.name.clone());
         Some(pb)
@@ -195,7 +206,10 @@ pub fn train(cfg: &TrainConfig, data: &Dataset) -> Result<TrainReport, TrainErro
             Some((acc, loss, _, _)) => val_acc > *acc || (val_acc == *acc && val_loss < *loss),
         };
         if better {
-            let copy = snapshot.iter().map(|(k, t)| Ok((k.clone(), t.copy()?))).collect::<candle_core::Result<HashMap<_, _>>>()?;
+            let copy = snapshot
+                .iter()
+                .map(|(k, t)| Ok((k.clone(), t.copy()?)))
+                .collect::<candle_core::Result<HashMap<_, _>>>()?;
             best = Some((val_acc, val_loss, epoch + 1, copy));
         }
         let line = format!(
@@ -242,7 +256,19 @@ pub fn train(cfg: &TrainConfig, data: &Dataset) -> Result<TrainReport, TrainErro
     let test_eval = eval::evaluate(&saved, &test, None, &dev)?;
     let train_eval = eval::evaluate(&saved, &train, None, &dev)?;
 
-    let card = build_card(cfg, data, classes, &train, &val, test_eval, train_eval, best_val_acc, best_epoch, train_seconds, sha256);
+    let card = build_card(
+        cfg,
+        data,
+        classes,
+        &train,
+        &val,
+        test_eval,
+        train_eval,
+        best_val_acc,
+        best_epoch,
+        train_seconds,
+        sha256,
+    );
     card.check().map_err(|e| TrainError::Config(e.to_string()))?;
 
     let write = |name: &str, s: &str| {
@@ -307,13 +333,23 @@ pub struct Trainer {
 
 impl std::fmt::Debug for Trainer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Trainer").field("spec", self.model.spec()).field("opt", &self.opt).field("loss", &self.loss).finish()
+        f.debug_struct("Trainer")
+            .field("spec", self.model.spec())
+            .field("opt", &self.opt)
+            .field("loss", &self.loss)
+            .finish()
     }
 }
 
 impl Trainer {
     /// Builds `spec` with seeded weights and an optimiser over all its variables (CPU, f32).
-    pub fn new(spec: &ModelSpec, seed: u64, init: InitScheme, opt: OptimizerConfig, loss: LossKind) -> Result<Self, TrainError> {
+    pub fn new(
+        spec: &ModelSpec,
+        seed: u64,
+        init: InitScheme,
+        opt: OptimizerConfig,
+        loss: LossKind,
+    ) -> Result<Self, TrainError> {
         let dev = Device::Cpu;
         let varmap = VarMap::new();
         let model = Sequential::new(spec, seeded_varbuilder_with(seed, init, &varmap, DType::F32, &dev))?;
@@ -354,8 +390,16 @@ impl Trainer {
     }
 }
 
-fn draw_decision_map(cfg: &TrainConfig, data: &Dataset, model: &Sequential, title: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let all: Vec<&[f32]> = (0..data.train.len()).map(|i| data.train.row(i)).chain((0..data.test.len()).map(|i| data.test.row(i))).collect();
+fn draw_decision_map(
+    cfg: &TrainConfig,
+    data: &Dataset,
+    model: &Sequential,
+    title: &str,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let all: Vec<&[f32]> = (0..data.train.len())
+        .map(|i| data.train.row(i))
+        .chain((0..data.test.len()).map(|i| data.test.row(i)))
+        .collect();
     let (mut lo, mut hi) = ([f32::MAX; 2], [f32::MIN; 2]);
     for r in &all {
         for d in 0..2 {
@@ -365,7 +409,8 @@ fn draw_decision_map(cfg: &TrainConfig, data: &Dataset, model: &Sequential, titl
     }
     let pad = |d: usize| ((hi[d] - lo[d]) * 0.04).max(1e-3);
     let bounds = ([lo[0] - pad(0), hi[0] + pad(0)], [lo[1] - pad(1), hi[1] + pad(1)]);
-    let points: Vec<([f32; 2], u32)> = (0..data.train.len()).map(|i| ([data.train.row(i)[0], data.train.row(i)[1]], data.train.y[i])).collect();
+    let points: Vec<([f32; 2], u32)> =
+        (0..data.train.len()).map(|i| ([data.train.row(i)[0], data.train.row(i)[1]], data.train.y[i])).collect();
     let pre = data.preprocessing.clone();
     let predict = move |raw: &[f32]| -> Result<Vec<Vec<f32>>, Box<dyn std::error::Error + Send + Sync>> {
         let mut x = raw.to_vec();
@@ -405,7 +450,8 @@ fn build_card(
             classes
         )
     });
-    let command = cfg.command.clone().unwrap_or_else(|| format!("han_models::train::train (library call, seed {})", cfg.seed));
+    let command =
+        cfg.command.clone().unwrap_or_else(|| format!("han_models::train::train (library call, seed {})", cfg.seed));
     Card {
         name: cfg.name.clone(),
         task,

@@ -65,7 +65,12 @@ pub fn for_each_batch(
 pub fn argmax_rows(out: &Tensor) -> Result<Vec<u32>> {
     let v = out.to_dtype(DType::F32)?.to_vec2::<f32>()?;
     Ok(v.iter()
-        .map(|r| r.iter().enumerate().fold((0u32, f32::NEG_INFINITY), |(bi, bv), (i, &x)| if x > bv { (i as u32, x) } else { (bi, bv) }).0)
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .fold((0u32, f32::NEG_INFINITY), |(bi, bv), (i, &x)| if x > bv { (i as u32, x) } else { (bi, bv) })
+                .0
+        })
         .collect())
 }
 

@@ -51,7 +51,15 @@ mod tests {
 
     #[test]
     fn rows_have_one_field_per_header_column() {
-        let r = EpochMetrics { epoch: 3, lr: 0.01, train_loss: 0.5, train_acc: 0.75, val_loss: f64::NAN, val_acc: f64::NAN, seconds: 1.5 };
+        let r = EpochMetrics {
+            epoch: 3,
+            lr: 0.01,
+            train_loss: 0.5,
+            train_acc: 0.75,
+            val_loss: f64::NAN,
+            val_acc: f64::NAN,
+            seconds: 1.5,
+        };
         let row = r.csv_row();
         assert_eq!(row.split(',').count(), CSV_HEADER.split(',').count());
         assert!(row.starts_with("3,0.01,0.500000,0.750000,NaN,NaN,1.500"), "{row}");

@@ -48,7 +48,8 @@ use crate::card::Card;
 use crate::spec::ModelSpec;
 
 /// The paper, as cards cite it.
-pub const PAPER: &str = "Yu & Zhang, A Lightweight and Gradient-Stable Neural Layer, Neural Networks 175 (2024), arXiv:2106.04088";
+pub const PAPER: &str =
+    "Yu & Zhang, A Lightweight and Gradient-Stable Neural Layer, Neural Networks 175 (2024), arXiv:2106.04088";
 
 /// How training reports progress on stderr.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -192,6 +193,9 @@ mod tests {
 
     #[test]
     fn shell_join_quotes_only_what_needs_it() {
-        assert_eq!(shell_join(&["han-zoo", "train", "--name", "a b", "--hidden", "256,128", "it's"]), "han-zoo train --name 'a b' --hidden 256,128 'it'\\''s'");
+        assert_eq!(
+            shell_join(&["han-zoo", "train", "--name", "a b", "--hidden", "256,128", "it's"]),
+            "han-zoo train --name 'a b' --hidden 256,128 'it'\\''s'"
+        );
     }
 }

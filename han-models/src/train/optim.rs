@@ -70,7 +70,11 @@ pub struct Optimizer {
 
 impl std::fmt::Debug for Optimizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Optimizer").field("cfg", &self.cfg).field("params", &self.slots.len()).field("step", &self.step).finish()
+        f.debug_struct("Optimizer")
+            .field("cfg", &self.cfg)
+            .field("params", &self.slots.len())
+            .field("step", &self.step)
+            .finish()
     }
 }
 

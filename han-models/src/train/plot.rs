@@ -71,9 +71,11 @@ pub fn curves(path: &Path, title: &str, rows: &[EpochMetrics]) -> PlotResult {
     // Loss on a log10 axis (drawn as a linear axis of log10 values: ticks stay readable
     // whatever the range).
     let finite = |v: f64| v.is_finite() && v > 0.0;
-    let losses: Vec<f64> = rows.iter().flat_map(|r| [r.train_loss, r.val_loss]).filter(|&v| finite(v)).map(f64::log10).collect();
+    let losses: Vec<f64> =
+        rows.iter().flat_map(|r| [r.train_loss, r.val_loss]).filter(|&v| finite(v)).map(f64::log10).collect();
     let (lo, hi) = losses.iter().fold((f64::MAX, f64::MIN), |(l, h), &v| (l.min(v), h.max(v)));
-    let (lo, hi) = if losses.is_empty() { (-3.0, 0.0) } else { (lo - 0.05 * (hi - lo + 0.1), hi + 0.05 * (hi - lo + 0.1)) };
+    let (lo, hi) =
+        if losses.is_empty() { (-3.0, 0.0) } else { (lo - 0.05 * (hi - lo + 0.1), hi + 0.05 * (hi - lo + 0.1)) };
     let xs = |r: &EpochMetrics| r.epoch as f64;
 
     // Loss.
@@ -92,17 +94,28 @@ pub fn curves(path: &Path, title: &str, rows: &[EpochMetrics]) -> PlotResult {
         }
         mesh.draw().map_err(boxed)?;
         let s = chart
-            .draw_series(LineSeries::new(rows.iter().filter(|r| finite(r.train_loss)).map(|r| (xs(r), r.train_loss.log10())), TRAIN.stroke_width(1)))
+            .draw_series(LineSeries::new(
+                rows.iter().filter(|r| finite(r.train_loss)).map(|r| (xs(r), r.train_loss.log10())),
+                TRAIN.stroke_width(1),
+            ))
             .map_err(boxed)?;
         if text {
             s.label("train").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], TRAIN.stroke_width(1)));
         }
         let s = chart
-            .draw_series(LineSeries::new(rows.iter().filter(|r| finite(r.val_loss)).map(|r| (xs(r), r.val_loss.log10())), VAL.stroke_width(1)))
+            .draw_series(LineSeries::new(
+                rows.iter().filter(|r| finite(r.val_loss)).map(|r| (xs(r), r.val_loss.log10())),
+                VAL.stroke_width(1),
+            ))
             .map_err(boxed)?;
         if text {
             s.label("validation").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], VAL.stroke_width(1)));
-            chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(boxed)?;
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()
+                .map_err(boxed)?;
         }
     }
     // Accuracy.
@@ -124,13 +137,19 @@ pub fn curves(path: &Path, title: &str, rows: &[EpochMetrics]) -> PlotResult {
         }
         mesh.draw().map_err(boxed)?;
         let s = chart
-            .draw_series(LineSeries::new(rows.iter().filter(|r| r.train_acc.is_finite()).map(|r| (xs(r), r.train_acc)), TRAIN.stroke_width(1)))
+            .draw_series(LineSeries::new(
+                rows.iter().filter(|r| r.train_acc.is_finite()).map(|r| (xs(r), r.train_acc)),
+                TRAIN.stroke_width(1),
+            ))
             .map_err(boxed)?;
         if text {
             s.label("train").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], TRAIN.stroke_width(1)));
         }
         let s = chart
-            .draw_series(LineSeries::new(rows.iter().filter(|r| r.val_acc.is_finite()).map(|r| (xs(r), r.val_acc)), VAL.stroke_width(1)))
+            .draw_series(LineSeries::new(
+                rows.iter().filter(|r| r.val_acc.is_finite()).map(|r| (xs(r), r.val_acc)),
+                VAL.stroke_width(1),
+            ))
             .map_err(boxed)?;
         if text {
             s.label("validation").legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], VAL.stroke_width(1)));
@@ -191,7 +210,8 @@ pub fn decision_map(
     }
     let probs = predict(&grid)?;
     for (i, p) in probs.iter().enumerate() {
-        let (k, conf) = p.iter().enumerate().fold((0, f32::MIN), |(bk, bv), (k, &v)| if v > bv { (k, v) } else { (bk, bv) });
+        let (k, conf) =
+            p.iter().enumerate().fold((0, f32::MIN), |(bk, bv), (k, &v)| if v > bv { (k, v) } else { (bk, bv) });
         let c = PALETTE[k % PALETTE.len()];
         // Mix towards white: confident -> 55 % colour, uncertain -> 15 %.
         let classes = p.len().max(2) as f32;

@@ -53,20 +53,38 @@ pub fn render_readme(card: &Card) -> String {
     let _ = writeln!(s, "| | |\n|---|---|");
     let _ = writeln!(s, "| Task | {} |", card.task);
     let _ = writeln!(s, "| Architecture | `{}` ({}) |", card.architecture.family, summarize_layers(&layers));
-    let _ = writeln!(s, "| Parameters | {} total: {} Han, {} fully connected, {} convolutional |", p.total, p.han, p.fc, p.conv);
+    let _ = writeln!(
+        s,
+        "| Parameters | {} total: {} Han, {} fully connected, {} convolutional |",
+        p.total, p.han, p.fc, p.conv
+    );
     let _ = writeln!(s, "| Test accuracy | **{}** ({} / {}) |", pct(m.test_accuracy), m.test_correct, m.test_total);
     if let Some(v) = m.val_accuracy {
-        let _ = writeln!(s, "| Validation accuracy | {} ({} samples, used for model selection) |", pct(v), card.dataset.val);
+        let _ = writeln!(
+            s,
+            "| Validation accuracy | {} ({} samples, used for model selection) |",
+            pct(v),
+            card.dataset.val
+        );
     }
     if let Some(v) = m.train_accuracy {
         let _ = writeln!(s, "| Training accuracy | {} ({} samples) |", pct(v), card.dataset.train);
     }
-    let _ = writeln!(s, "| Dataset | {} ({}; licence: {}) |", card.dataset.name, card.dataset.source, card.dataset.licence);
-    let _ = writeln!(s, "| Weights | `{}` ({}), sha256 `{}` |", card.weights.file, card.weights.dtype, card.weights.sha256);
+    let _ =
+        writeln!(s, "| Dataset | {} ({}; licence: {}) |", card.dataset.name, card.dataset.source, card.dataset.licence);
+    let _ =
+        writeln!(s, "| Weights | `{}` ({}), sha256 `{}` |", card.weights.file, card.weights.dtype, card.weights.sha256);
     let _ = writeln!(s, "| Paper | {} |\n", card.provenance.paper);
 
     let _ = writeln!(s, "## Input\n");
-    let _ = writeln!(s, "- Shape `{:?}` ({} values a sample), dtype `{}`: {}", card.input.shape, card.input_len(), card.input.dtype, card.input.description);
+    let _ = writeln!(
+        s,
+        "- Shape `{:?}` ({} values a sample), dtype `{}`: {}",
+        card.input.shape,
+        card.input_len(),
+        card.input.dtype,
+        card.input.description
+    );
     let _ = writeln!(
         s,
         "- Preprocessing (applied by the classifier to raw inputs): `x' = (x * {} - mean) / std` with mean {} and std {}.",
@@ -85,7 +103,11 @@ pub fn render_readme(card: &Card) -> String {
 
     let _ = writeln!(s, "## Usage\n");
     let example: Vec<String> = (0..card.input_len().min(4)).map(|_| "0.0".to_string()).collect();
-    let input = if card.input_len() <= 4 { format!("[{}]", example.join(", ")) } else { format!("[0.0f32; {}]", card.input_len()) };
+    let input = if card.input_len() <= 4 {
+        format!("[{}]", example.join(", "))
+    } else {
+        format!("[0.0f32; {}]", card.input_len())
+    };
     let _ = writeln!(s, "```rust");
     let _ = writeln!(s, "let model = han_models::zoo::load(\"{}\")?;", card.name);
     let _ = writeln!(s, "let top = model.classify(&{input}, 1)?; // one raw sample, as described above");
@@ -117,7 +139,11 @@ pub fn render_readme(card: &Card) -> String {
         t.selected_epoch,
         t.train_seconds
     );
-    let _ = writeln!(s, "`metrics.csv` holds the per-epoch numbers and `curves.png` plots them{}.", if card.input_len() == 2 { "; `decision_map.png` shows the learned decision regions" } else { "" });
+    let _ = writeln!(
+        s,
+        "`metrics.csv` holds the per-epoch numbers and `curves.png` plots them{}.",
+        if card.input_len() == 2 { "; `decision_map.png` shows the learned decision regions" } else { "" }
+    );
     let _ = writeln!(s, "\nhan {}.", card.provenance.han_version);
     s
 }

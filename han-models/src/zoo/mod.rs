@@ -107,7 +107,9 @@ fn check_folder_name(card: &Card, folder: &str, path: &Path) -> Result<(), ZooEr
 pub fn load_all(dir: &Path) -> (Vec<Classifier>, Vec<(PathBuf, ZooError)>) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
-        Err(source) => return (Vec::new(), vec![(dir.to_path_buf(), ZooError::Io { path: dir.to_path_buf(), source })]),
+        Err(source) => {
+            return (Vec::new(), vec![(dir.to_path_buf(), ZooError::Io { path: dir.to_path_buf(), source })]);
+        }
     };
     let mut folders: Vec<PathBuf> = entries
         .filter_map(|e| e.ok())

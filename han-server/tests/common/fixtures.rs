@@ -7,7 +7,9 @@ use std::path::Path;
 
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
-use han_models::card::{Card, DatasetInfo, HeadSpec, InputSpec, Metrics, Preprocessing, Provenance, TrainingRecipe, WeightsInfo};
+use han_models::card::{
+    Card, DatasetInfo, HeadSpec, InputSpec, Metrics, Preprocessing, Provenance, TrainingRecipe, WeightsInfo,
+};
 use han_models::sequential::Sequential;
 use han_models::spec::ModelSpec;
 use sha2::Digest;
@@ -30,8 +32,18 @@ pub fn write_model(root: &Path, name: &str, spec: &ModelSpec, shape: Vec<usize>,
         architecture: spec.clone(),
         params: spec.param_counts(),
         input: InputSpec { shape, dtype: "float32".into(), description: "test values".into(), preprocessing },
-        head: HeadSpec { classes, labels: (0..classes).map(|i| format!("class-{i}")).collect(), activation: "softmax".into() },
-        metrics: Metrics { test_accuracy: 0.5, test_correct: 1, test_total: 2, val_accuracy: None, train_accuracy: None },
+        head: HeadSpec {
+            classes,
+            labels: (0..classes).map(|i| format!("class-{i}")).collect(),
+            activation: "softmax".into(),
+        },
+        metrics: Metrics {
+            test_accuracy: 0.5,
+            test_correct: 1,
+            test_total: 2,
+            val_accuracy: None,
+            train_accuracy: None,
+        },
         training: TrainingRecipe {
             optimizer: "none".into(),
             lr: 0.0,
@@ -48,11 +60,21 @@ pub fn write_model(root: &Path, name: &str, spec: &ModelSpec, shape: Vec<usize>,
             selected_epoch: 0,
             train_seconds: 0.0,
         },
-        dataset: DatasetInfo { name: "none".into(), source: "none".into(), licence: "none".into(), train: 0, val: 0, test: 0 },
+        dataset: DatasetInfo {
+            name: "none".into(),
+            source: "none".into(),
+            licence: "none".into(),
+            train: 0,
+            val: 0,
+            test: 0,
+        },
         weights: WeightsInfo { file: "model.safetensors".into(), sha256, dtype: "float32".into() },
-        provenance: Provenance { command: "tests".into(), paper: "arXiv:2106.04088".into(), han_version: "0.1.0".into() },
+        provenance: Provenance {
+            command: "tests".into(),
+            paper: "arXiv:2106.04088".into(),
+            han_version: "0.1.0".into(),
+        },
     };
     std::fs::write(dir.join("config.json"), card.to_json()).unwrap();
     card
 }
-

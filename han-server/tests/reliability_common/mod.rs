@@ -47,7 +47,11 @@ impl Conn {
             }
         }
         let r = self.stream.as_mut().unwrap();
-        let head = format!("POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", self.addr, body.len());
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            self.addr,
+            body.len()
+        );
         let sent = r.get_mut().write_all(head.as_bytes()).and_then(|()| r.get_mut().write_all(body));
         let reset = if fresh { Outcome::ResetFresh } else { Outcome::ResetReused };
         if sent.is_err() {
@@ -97,7 +101,6 @@ impl Conn {
     }
 }
 
-
 /// The `q` quantile (0..=1) of sorted `v`.
 pub fn quantile(sorted: &[u32], q: f64) -> u32 {
     if sorted.is_empty() {
@@ -109,5 +112,8 @@ pub fn quantile(sorted: &[u32], q: f64) -> u32 {
 /// Resident memory of process `pid` in KiB (`VmRSS` of `/proc/<pid>/status`).
 pub fn rss_kib(pid: u32) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    s.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap()
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
 }
