@@ -31,6 +31,16 @@ fn content_type(h: &HeaderMap) -> Result<Option<&str>, ApiError> {
     }
 }
 
+/// Every request body is a JSON object; serde's derived structs would also take an array of
+/// the fields in order (`[[0.1, 0.2]]` as a prediction request), which the schema forbids
+/// (found by schemathesis).
+fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::new(ErrorKind::InvalidRequest, "the request body must be a JSON object, not an array"));
+    }
+    serde_json::from_slice(bytes).map_err(|e| json_error(&e))
+}
+
 fn unsupported(ct: &str) -> ApiError {
     let shown: String = ct.chars().take(64).collect();
     ApiError::new(
@@ -49,7 +59,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             return Err(unsupported(ct));
         }
         let bytes = Bytes::from_request(req, state).await?;
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| json_error(&e))
+        parse_object(&bytes).map(JsonBody)
     }
 }
 
@@ -72,7 +82,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJsonBody<T>
         if bytes.is_empty() {
             return Ok(Self(None));
         }
-        serde_json::from_slice(&bytes).map(|v| Self(Some(v))).map_err(|e| json_error(&e))
+        parse_object(&bytes).map(|v| Self(Some(v)))
     }
 }
 
@@ -125,7 +135,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for KserveBody<T> {
                 format!("Inference-Header-Content-Length is {n} but the body has only {} bytes", bytes.len()),
             ));
         }
-        let json = serde_json::from_slice(&bytes[..n]).map_err(|e| json_error(&e))?;
+        let json = parse_object(&bytes[..n])?;
         Ok(Self { json, binary: bytes.slice(n..) })
     }
 }

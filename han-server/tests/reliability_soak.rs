@@ -3,8 +3,8 @@
 //! `--ignored`, 30 s in quick mode and 10 minutes in full mode. See RELIABILITY.md.
 //!
 //! Environment: `HAN_SOAK_SECS` (measured period, default 30), `HAN_SOAK_WARMUP_SECS`
-//! (default 10), `HAN_SOAK_CONNECTIONS` (default 64), `HAN_RELIABILITY_OUT` (a folder for the
-//! figures as JSON).
+//! (default 10), `HAN_SOAK_CONNECTIONS` (default 64), `HAN_SOAK_MAX_RSS_GROWTH_PERCENT`
+//! (default 5), `HAN_RELIABILITY_OUT` (a folder for the figures as JSON).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -61,7 +61,10 @@ fn soak_64_connections_zero_5xx_and_flat_memory() {
                 let (path, body) = if i % 2 == 0 {
                     (format!("/v1/models/{CHECKER}/predict"), json!({"input": values(2, i, -1.0, 1.0)}).to_string())
                 } else {
-                    (format!("/v1/models/{DIGITS}/predict"), json!({"input": values(784, i, 0.0, 255.0), "top_k": 3}).to_string())
+                    (
+                        format!("/v1/models/{DIGITS}/predict"),
+                        json!({"input": values(784, i, 0.0, 255.0), "top_k": 3}).to_string(),
+                    )
                 };
                 let mut c = Conn::new(addr);
                 let mut t = Tally::default();
@@ -133,7 +136,13 @@ fn soak_64_connections_zero_5xx_and_flat_memory() {
     assert!(all.ok > 0);
     assert_eq!(all.status_5xx, 0, "5xx responses under load");
     assert_eq!(all.status_4xx + all.conn_errors, 0, "non-200 answers or connection errors under load");
-    assert!(growth < 5.0, "resident memory grew {growth:.2} % (peak {first_peak} -> {last_peak} KiB)");
+    // 5 % over a long run; a 30 s quick run is still warming up against a ±15 % sawtooth, so
+    // quick mode (scripts/reliability.sh) passes a looser bound that still catches a real leak.
+    let max_growth = std::env::var("HAN_SOAK_MAX_RSS_GROWTH_PERCENT").ok().and_then(|v| v.parse().ok()).unwrap_or(5.0);
+    assert!(
+        growth < max_growth,
+        "resident memory grew {growth:.2} % (peak {first_peak} -> {last_peak} KiB; limit {max_growth} %)"
+    );
     assert_eq!(get(addr, "/v2/health/ready").status, 200);
     let log = server.log();
     assert!(!log.contains("panicked"), "{log}");
@@ -147,7 +156,8 @@ fn an_overload_burst_gets_fast_429s_and_the_server_recovers() {
     let dir = models_dir();
     // Requests wait up to 800 ms in the queue for company, so the first LIMIT hold every permit.
     let limit = LIMIT.to_string();
-    let server = Server::start(dir.path(), &[("HAN_MAX_CONCURRENT_REQUESTS", &limit), ("HAN_MAX_QUEUE_DELAY_MS", "800")]);
+    let server =
+        Server::start(dir.path(), &[("HAN_MAX_CONCURRENT_REQUESTS", &limit), ("HAN_MAX_QUEUE_DELAY_MS", "800")]);
     let addr = server.addr;
     let path = format!("/v1/models/{CHECKER}/predict");
     let holders: Vec<_> = (0..LIMIT)
