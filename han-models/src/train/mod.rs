@@ -2,7 +2,7 @@
 //!
 //! [`train`] takes a [`TrainConfig`] and a [`Dataset`](crate::data::Dataset) and writes a zoo
 //! folder: `model.safetensors` (the best-validation weights, tensor names from the spec),
-//! `config.json` (the [`Card`](crate::card::Card), with the test accuracy measured once at
+//! `config.json` (the [`Card`], with the test accuracy measured once at
 //! the end on the saved file), `README.md` ([`render_readme`]), `metrics.csv`, `curves.png`
 //! and, for 2-D inputs, `decision_map.png`. The `han-zoo train` command is a thin layer over
 //! it.
